@@ -1,0 +1,33 @@
+"""Where sitekit keeps what must never enter git: generated secrets, lab state, caches.
+
+Everything here lives outside the repository by default so that a `git add -A` can never pick up a
+private key. Each location can be moved with an environment variable (CI and tests point them at
+temporary directories).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The project checkout (the folder holding `sites/`, `playbooks/` and `stacks/`)."""
+    env = os.environ.get("SITEKIT_ROOT")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+def state_dir() -> Path:
+    """Secrets and per-country state (`$SITEKIT_STATE`, default `~/.local/state/sitekit`)."""
+    env = os.environ.get("SITEKIT_STATE")
+    base = Path(env) if env else Path.home() / ".local" / "state" / "sitekit"
+    return base.resolve()
+
+
+def cache_dir() -> Path:
+    """Rebuildable downloads and images (`$SITEKIT_CACHE`, default `~/.cache/sitekit`)."""
+    env = os.environ.get("SITEKIT_CACHE")
+    base = Path(env) if env else Path.home() / ".cache" / "sitekit"
+    return base.resolve()
