@@ -1,0 +1,160 @@
+"""Loading the fleet: baseline plus one overlay per country, validated as one.
+
+The folder holds `baseline.yaml` and one `<cc>.yaml` per country. Each overlay is merged onto the baseline
+(`sitekit.spec.merge`), validated with the models, then checked as a whole site, and finally the fleet is
+checked across countries. Every problem is collected and raised together in one `SpecError`, each naming
+the file that set the field (the overlay if it sets it, otherwise the baseline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sitekit.errors import UserError
+from sitekit.spec.checks import check_site, site_networks
+from sitekit.spec.issues import SpecError, SpecIssue, format_path
+from sitekit.spec.merge import key_paths, merge
+from sitekit.spec.models import Site
+from sitekit.spec.yamlio import YamlProblem, read_yaml
+
+BASELINE = "baseline.yaml"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every country's resolved site, keyed by lower-case country code, with where each came from."""
+
+    sites: dict[str, Site]
+    files: dict[str, Path] = field(default_factory=dict)
+    baseline: Path | None = None
+
+    def site(self, cc: str) -> Site:
+        """One country's site; an unknown code is the operator's error."""
+        key = cc.lower()
+        if key not in self.sites:
+            known = ", ".join(sorted(self.sites)) or "none"
+            raise UserError(f"no site {cc!r} in the fleet (known: {known})")
+        return self.sites[key]
+
+    def codes(self) -> list[str]:
+        """Country codes in a stable order."""
+        return sorted(self.sites)
+
+
+def site_digest(site: Site) -> str:
+    """sha256 of the resolved site's canonical JSON: what `Pulumi.<cc>.yaml` is pinned to."""
+    return hashlib.sha256(canonical_json(site).encode()).hexdigest()
+
+
+def canonical_json(site: Site) -> str:
+    """Deterministic JSON of a site (sorted keys, no whitespace)."""
+    return json.dumps(site.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def _attribute(loc: tuple[str | int, ...], overlay_paths: set[tuple[str | int, ...]], overlay: str, base: str) -> str:
+    """Which file set the field at `loc`: the overlay if it set it or any parent, else the baseline."""
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in overlay_paths:
+            return overlay
+    return base
+
+
+def resolve_site(
+    data: Any, file: str, base_data: dict[str, Any] | None = None, base_file: str = BASELINE
+) -> tuple[Site | None, list[SpecIssue]]:
+    """Merge one overlay's data onto the baseline, validate and check it; return the site or its issues."""
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        return None, [SpecIssue(file, "", f"top level must be a mapping of sections, found {kind}")]
+    merged = merge(base_data or {}, data)
+    overlay_paths = key_paths(data)
+    try:
+        site = Site.model_validate(merged)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            out.append(SpecIssue(_attribute(loc, overlay_paths, file, base_file), format_path(loc), err["msg"]))
+        return None, out
+    issues = []
+    for path, reason in check_site(site):
+        loc: tuple[str | int, ...] = tuple(
+            int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".")
+        )
+        issues.append(SpecIssue(_attribute(loc, overlay_paths, file, base_file), path, reason))
+    return site, issues
+
+
+def load_fleet(folder: Path) -> Fleet:
+    """Load and validate a fleet folder; raise `SpecError` listing every problem found."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder with a fleet spec (expected {BASELINE} and <cc>.yaml files)")
+    issues: list[SpecIssue] = []
+    base_path = folder / BASELINE
+    base_data: dict[str, Any] = {}
+    if base_path.exists():
+        try:
+            loaded = read_yaml(base_path)
+        except YamlProblem as exc:
+            issues.append(SpecIssue(str(base_path), "", str(exc)))
+            loaded = {}
+        if loaded is None:
+            loaded = {}
+        if isinstance(loaded, dict):
+            base_data = loaded
+        else:
+            issues.append(SpecIssue(str(base_path), "", "top level must be a mapping of sections"))
+    overlays = sorted(p for p in folder.glob("*.yaml") if p.name != BASELINE)
+    overlays += sorted(folder.glob("*.yml"))
+    if not overlays:
+        issues.append(SpecIssue(str(folder), "", "no country overlay (<cc>.yaml) found"))
+    sites: dict[str, Site] = {}
+    files: dict[str, Path] = {}
+    for path in overlays:
+        name = str(path)
+        if path.suffix == ".yml" or len(path.stem) != 2 or not path.stem.isalpha() or path.stem != path.stem.lower():
+            issues.append(SpecIssue(name, "", "overlay files are named <cc>.yaml with a lower-case ISO 3166-1 code"))
+            continue
+        try:
+            data = read_yaml(path)
+        except YamlProblem as exc:
+            issues.append(SpecIssue(name, "", str(exc)))
+            continue
+        site, found = resolve_site(data, name, base_data, str(base_path))
+        issues += found
+        if site is None:
+            continue
+        if site.cc != path.stem:
+            issues.append(SpecIssue(name, "identity.code", f"{site.identity.code} does not match the file name"))
+        sites[path.stem] = site
+        files[path.stem] = path
+    issues += _fleet_issues(sites, files)
+    if issues:
+        raise SpecError(issues)
+    return Fleet(sites=dict(sorted(sites.items())), files=files, baseline=base_path if base_path.exists() else None)
+
+
+def _fleet_issues(sites: dict[str, Site], files: dict[str, Path]) -> list[SpecIssue]:
+    """Across countries: no two countries claim overlapping address space."""
+    issues = []
+    claimed: list[tuple[str, str, Any]] = []
+    for cc in sorted(sites):
+        for path, net in site_networks(sites[cc]):
+            for other_cc, other_path, other in claimed:
+                if net.overlaps(other):
+                    issues.append(
+                        SpecIssue(
+                            str(files[cc]),
+                            path,
+                            f"{net} overlaps {other} of {other_cc.upper()} ({other_path}); countries never share space",
+                        )
+                    )
+            claimed.append((cc, path, net))
+    return issues

@@ -1,0 +1,375 @@
+"""The fleet spec's models: one country's site, as a platform and a security team declare it.
+
+Every model is frozen and forbids unknown fields, so a typo in a site file is an error rather than a
+silently ignored setting, and every field carries a description that ends up in `sitekit schema`.
+Checks that need only one field live here as validators; checks across fields or countries live in
+`sitekit.spec.checks` so that all of a file's errors can be reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_IMAGE_BY_DIGEST = re.compile(r"^(?P<repo>[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+)@sha256:[0-9a-f]{64}$")
+_SEMVER_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
+_K8S_MINOR = re.compile(r"^1\.(2[6-9]|3[0-9])$")
+_CONTROL_ID = re.compile(r"^SK-[A-Z]{2,5}-\d{3}$")
+
+
+class _Model(BaseModel):
+    """Common configuration: frozen, no unknown fields, validated defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, str_strip_whitespace=True)
+
+
+def _is_hostname(value: str) -> bool:
+    labels = value.rstrip(".").split(".")
+    return len(labels) >= 2 and all(_DNS_LABEL.match(label) for label in labels)
+
+
+Hostname = Annotated[str, Field(min_length=3, max_length=253, description="A DNS name, lower case")]
+K8sName = Annotated[str, Field(min_length=1, max_length=63, pattern=_K8S_NAME.pattern)]
+
+
+class Identity(_Model):
+    """Who the site belongs to."""
+
+    code: str = Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country code, upper case (the overlay file is named after it, lower case)",
+    )
+    name: str = Field(min_length=2, max_length=80, description="The country's name as shown to operators")
+    locales: tuple[str, ...] = Field(
+        min_length=1,
+        description="BCP 47 language tags the country's assistant serves, e.g. et-EE; the first is the default",
+    )
+    domains: tuple[Hostname, ...] = Field(
+        min_length=1,
+        description="DNS domains the country controls; every service name and certificate must fall under one",
+    )
+
+    @field_validator("locales")
+    @classmethod
+    def _bcp47(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in value:
+            if not _BCP47.match(tag):
+                raise ValueError(f"{tag!r} is not a BCP 47 language tag such as 'et-EE' or 'sw'")
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _is_hostname(name.lower()) or name != name.lower():
+                raise ValueError(f"{name!r} is not a lower-case DNS domain")
+        return value
+
+
+class Endpoint(_Model):
+    """An in-country service reached by URL; its addresses feed egress allow-lists and firewalls."""
+
+    url: str = Field(description="http(s) URL of the service; its host must be under one of the country's domains")
+    addresses: tuple[IPv4Address, ...] = Field(
+        min_length=1, description="IPv4 addresses the URL's host resolves to, inside the country's ranges"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host name")
+        if not _is_hostname(parts.hostname):
+            raise ValueError(f"{value!r}: host {parts.hostname!r} is not a DNS name")
+        return value
+
+    @property
+    def host(self) -> str:
+        """The URL's host name."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The URL's port, explicit or by scheme."""
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class EgressDestination(_Model):
+    """One more in-country destination that workloads or hosts may reach."""
+
+    name: K8sName = Field(description="Short name used in policy and firewall comments")
+    cidr: IPv4Network = Field(description="Destination network, inside the country's ranges")
+    ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = Field(
+        min_length=1, description="TCP ports allowed to that network"
+    )
+
+
+class Residency(_Model):
+    """What makes the site sovereign: its own address space, and services it runs in the country."""
+
+    address_ranges: tuple[IPv4Network, ...] = Field(
+        min_length=1, description="The country's own address ranges; every network and destination must fall inside"
+    )
+    dns_servers: tuple[IPv4Address, ...] = Field(min_length=1, description="In-country DNS resolvers")
+    ntp_servers: tuple[IPv4Address, ...] = Field(min_length=1, description="In-country NTP servers")
+    package_mirror: Endpoint = Field(description="In-country Debian package mirror the hosts install from")
+    container_registry: Endpoint = Field(description="In-country OCI registry every image must come from")
+    chart_repository: Endpoint = Field(description="In-country Helm chart repository every chart must come from")
+    operator_networks: tuple[IPv4Network, ...] = Field(
+        min_length=1, description="Networks operators administer hosts from; SSH is allowed only from these"
+    )
+    extra_egress: tuple[EgressDestination, ...] = Field(
+        default=(), description="Other in-country destinations workloads may reach (object storage, identity)"
+    )
+
+
+class Network(_Model):
+    """The cluster's own networks."""
+
+    node_cidr: IPv4Network = Field(description="Network of the bare-metal hosts")
+    pod_cidr: IPv4Network = Field(description="Kubernetes pod network")
+    service_cidr: IPv4Network = Field(description="Kubernetes service network")
+    ingress_domain: Hostname = Field(description="Domain under which model endpoints are published")
+    allow_public_load_balancer: bool = Field(
+        default=False, description="Whether a Service of type LoadBalancer may be declared at all"
+    )
+
+
+class TimeSlicing(_Model):
+    """Share each GPU between several pods by time-slicing (no memory isolation)."""
+
+    replicas: int = Field(ge=2, le=48, description="How many pods may share one GPU")
+
+
+class Mig(_Model):
+    """Partition GPUs with Multi-Instance GPU (memory-isolated slices)."""
+
+    profile: str = Field(
+        pattern=r"^(all-disabled|all-balanced|all-\d+g\.\d+gb)$",
+        description="GPU operator MIG profile, e.g. all-1g.10gb or all-balanced",
+    )
+
+
+class GpuSharing(_Model):
+    """At most one sharing scheme per host."""
+
+    time_slicing: TimeSlicing | None = Field(default=None, description="Time-slicing configuration")
+    mig: Mig | None = Field(default=None, description="MIG configuration")
+
+    @model_validator(mode="after")
+    def _one(self) -> GpuSharing:
+        if (self.time_slicing is None) == (self.mig is None):
+            raise ValueError("set exactly one of time_slicing or mig")
+        return self
+
+
+class Gpu(_Model):
+    """The GPUs in one host."""
+
+    model: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$", description="GPU product, e.g. H100-SXM5-80GB or L40S"
+    )
+    count: int = Field(ge=1, le=16, description="Physical GPUs in the host")
+    sharing: GpuSharing | None = Field(default=None, description="Optional MIG or time-slicing profile")
+
+    @property
+    def schedulable(self) -> int:
+        """GPUs Kubernetes can hand out from this host (time-slicing multiplies; MIG is counted as whole GPUs)."""
+        if self.sharing and self.sharing.time_slicing:
+            return self.count * self.sharing.time_slicing.replicas
+        return self.count
+
+
+Role = Literal["control-plane", "gpu-worker", "storage"]
+
+
+class Host(_Model):
+    """One bare-metal host."""
+
+    name: str = Field(pattern=_K8S_NAME.pattern, max_length=63, description="Host name (also the Kubernetes node name)")
+    address: IPv4Address = Field(description="Address on the node network")
+    role: Role = Field(description="control-plane, gpu-worker or storage")
+    gpu: Gpu | None = Field(default=None, description="GPUs in the host; required for gpu-worker")
+
+    @model_validator(mode="after")
+    def _gpu_matches_role(self) -> Host:
+        if self.role == "gpu-worker" and self.gpu is None:
+            raise ValueError("a gpu-worker host must declare its gpu")
+        if self.role != "gpu-worker" and self.gpu is not None:
+            raise ValueError(f"a {self.role} host must not declare a gpu")
+        return self
+
+
+class Cluster(_Model):
+    """Versions and cluster-wide settings."""
+
+    kubernetes_version: str = Field(pattern=_K8S_MINOR.pattern, description="Kubernetes minor version, e.g. '1.30'")
+    gpu_operator_version: str = Field(
+        pattern=_SEMVER_TAG.pattern, description="NVIDIA GPU operator chart version, pinned, e.g. v24.9.2"
+    )
+    ingress_class: K8sName = Field(default="nginx", description="IngressClass of the in-country ingress controller")
+    cluster_domain: Hostname = Field(default="cluster.local", description="Kubernetes cluster DNS domain")
+
+
+class Locale(_Model):
+    """How a model speaks to the country's users."""
+
+    system_prompt_language: str = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 language of the system prompt")
+    default_locale: str = Field(description="BCP 47 tag for dates, numbers and greetings")
+    settings: dict[str, str] = Field(default_factory=dict, description="Extra locale settings passed to the server")
+
+
+class Model(_Model):
+    """One model served in the country."""
+
+    name: K8sName = Field(description="Deployment name and URL path of the model")
+    image: str = Field(description="Server image by digest (registry/repo@sha256:...), from the in-country registry")
+    gpus_per_replica: int = Field(ge=1, le=8, description="GPUs one replica needs")
+    min_replicas: int = Field(ge=1, le=64, description="Replicas kept even when idle")
+    max_replicas: int = Field(ge=1, le=64, description="Ceiling for the autoscaler")
+    gpu_model: str | None = Field(default=None, description="Schedule only on hosts with this GPU model")
+    languages: tuple[str, ...] = Field(min_length=1, description="ISO 639 languages the model is served for")
+    locale: Locale = Field(description="Locale settings")
+    port: int = Field(default=8000, ge=1024, le=65535, description="Port the server listens on in the pod")
+    max_model_len: int = Field(default=8192, ge=512, le=1048576, description="Context length passed to the server")
+
+    @field_validator("image")
+    @classmethod
+    def _by_digest(cls, value: str) -> str:
+        if not _IMAGE_BY_DIGEST.match(value):
+            raise ValueError(f"{value!r} is not an image by digest such as registry.example/repo@sha256:<64 hex>")
+        return value
+
+    @property
+    def image_registry(self) -> str:
+        """Registry host of the image (before the first slash)."""
+        return self.image.split("/", 1)[0].split(":", 1)[0]
+
+    @model_validator(mode="after")
+    def _replicas(self) -> Model:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}")
+        if self.locale.system_prompt_language not in self.languages:
+            raise ValueError(
+                f"locale.system_prompt_language {self.locale.system_prompt_language!r} is not among languages"
+            )
+        return self
+
+
+class Tenant(_Model):
+    """A national start-up or agency with its own namespace and GPU quota."""
+
+    name: K8sName = Field(description="Tenant name (its namespace is tenant-<name>)")
+    kind: Literal["startup", "agency", "research"] = Field(description="startup, agency or research")
+    gpu_quota: int = Field(ge=0, le=4096, description="GPUs the tenant may request at once")
+    groups: tuple[str, ...] = Field(min_length=1, description="Identity-provider groups bound to the tenant")
+
+
+class Pkcs11(_Model):
+    """Where the country's HSM is reached."""
+
+    module: str = Field(description="Path of the PKCS#11 module (SoftHSM2 in the lab, the HSM vendor's in production)")
+    token_label: str = Field(default="", description="Token label; default sitekit-<cc>")
+
+
+class Custodian(_Model):
+    """A person who holds one share of the root key's backup."""
+
+    name: str = Field(min_length=2, description="Full name")
+    role: str = Field(min_length=2, description="Function, e.g. security-officer")
+
+
+class Validity(_Model):
+    """How long keys and certificates live."""
+
+    root_ca_days: int = Field(default=3650, ge=365, le=9125, description="Root CA certificate lifetime")
+    intermediate_days: int = Field(default=730, ge=30, le=3650, description="Intermediate CA lifetime")
+    leaf_days: int = Field(default=90, ge=1, le=397, description="Server and client certificate lifetime")
+    ssh_user_cert_hours: int = Field(default=8, ge=1, le=168, description="SSH user certificate lifetime")
+    ssh_host_cert_days: int = Field(default=365, ge=1, le=1825, description="SSH host certificate lifetime")
+    data_key_days: int = Field(default=180, ge=7, le=730, description="Secrets encryption key lifetime")
+
+
+class Keys(_Model):
+    """Key custody and lifetimes."""
+
+    backend: Literal["pkcs11", "file"] = Field(description="pkcs11 (HSM) or file (encrypted PKCS#8 in the state dir)")
+    pkcs11: Pkcs11 | None = Field(default=None, description="HSM settings; required for the pkcs11 backend")
+    custodians: tuple[Custodian, ...] = Field(min_length=1, description="Holders of the root backup shares (N)")
+    threshold: int = Field(ge=1, le=16, description="Shares needed to restore the root (M)")
+    validity: Validity = Field(default_factory=Validity, description="Lifetimes")
+    rotation_window_days: int = Field(default=30, ge=1, le=365, description="Warn and rotate this long before expiry")
+
+    @model_validator(mode="after")
+    def _backend(self) -> Keys:
+        if self.backend == "pkcs11" and self.pkcs11 is None:
+            raise ValueError("backend pkcs11 needs a pkcs11 section (module path)")
+        return self
+
+
+class Deviation(_Model):
+    """A control deliberately not applied as the profile says, with the reason."""
+
+    control: str = Field(pattern=_CONTROL_ID.pattern, description="Control ID from sitekit/controls.yaml")
+    reason: str = Field(min_length=20, description="Why, in words an auditor accepts")
+
+
+class Compliance(_Model):
+    """Hardening profile and deliberate deviations."""
+
+    profile: Literal["anssi-bp028-enhanced", "anssi-bp028-intermediary", "cis-level2"] = Field(
+        description="Baseline the hardening is measured against"
+    )
+    deviations: tuple[Deviation, ...] = Field(default=(), description="Controls deliberately changed, with reasons")
+
+
+class Access(_Model):
+    """Who may log in to the hosts."""
+
+    operator_group: str = Field(
+        default="sk-operators", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="Unix group allowed to log in over SSH"
+    )
+    admin_principals: tuple[str, ...] = Field(
+        min_length=1, description="SSH certificate principals with administrative access on every host"
+    )
+    role_principals: dict[Role, tuple[str, ...]] = Field(
+        default_factory=dict, description="SSH certificate principals accepted per host role"
+    )
+
+
+class Site(_Model):
+    """One country's sovereign AI site, fully resolved (baseline plus overlay)."""
+
+    identity: Identity = Field(description="Country identity")
+    residency: Residency = Field(description="Address space and in-country services")
+    network: Network = Field(description="Cluster networks")
+    hosts: tuple[Host, ...] = Field(min_length=1, description="Bare-metal inventory")
+    cluster: Cluster = Field(description="Versions and cluster settings")
+    models: tuple[Model, ...] = Field(default=(), description="Localized model catalog")
+    tenants: tuple[Tenant, ...] = Field(default=(), description="Tenants with GPU quotas")
+    keys: Keys = Field(description="Key custody")
+    compliance: Compliance = Field(description="Hardening profile and deviations")
+    access: Access = Field(description="Operator access")
+
+    @property
+    def cc(self) -> str:
+        """Lower-case country code: stack name, inventory folder, overlay file name."""
+        return self.identity.code.lower()
+
+    @property
+    def gpu_capacity(self) -> int:
+        """Schedulable GPUs across the site's hosts."""
+        return sum(h.gpu.schedulable for h in self.hosts if h.gpu)
+
+    def hosts_by_role(self, role: Role) -> tuple[Host, ...]:
+        """Hosts of one role, in spec order."""
+        return tuple(h for h in self.hosts if h.role == role)
