@@ -33,7 +33,8 @@ def _expected(fleet: Fleet, codes: list[str] | None) -> dict[Path, str]:
 
 def render(fleet: Fleet, root: Path, codes: list[str] | None = None) -> RenderResult:
     """Write every country's files under `root` (only those that changed)."""
-    written, unchanged = [], []
+    written: list[Path] = []
+    unchanged: list[Path] = []
     for rel, text in sorted(_expected(fleet, codes).items()):
         (written if write_atomic(root / rel, text) else unchanged).append(rel)
     return RenderResult(tuple(written), tuple(unchanged))

@@ -11,8 +11,12 @@ from sitekit.render.inventory import ROLE_GROUPS, all_vars, group_vars, hosts_do
 from sitekit.render.stack import stack_document
 from sitekit.spec.models import Site
 
+# libyaml's emitter is about five times faster and gives the same bytes for these documents (a test
+# compares the two); the pure-Python one is the fallback where PyYAML was built without libyaml.
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-class _Dumper(yaml.SafeDumper):
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
     """Block-style YAML that never emits aliases (a reader must see every value where it is used)."""
 
     def ignore_aliases(self, data: Any) -> bool:

@@ -84,10 +84,10 @@ def resolve_site(
         return None, out
     issues = []
     for path, reason in check_site(site):
-        loc: tuple[str | int, ...] = tuple(
+        where: tuple[str | int, ...] = tuple(
             int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".")
         )
-        issues.append(SpecIssue(_attribute(loc, overlay_paths, file, base_file), path, reason))
+        issues.append(SpecIssue(_attribute(where, overlay_paths, file, base_file), path, reason))
     return site, issues
 
 
@@ -142,19 +142,29 @@ def load_fleet(folder: Path) -> Fleet:
 
 
 def _fleet_issues(sites: dict[str, Site], files: dict[str, Path]) -> list[SpecIssue]:
-    """Across countries: no two countries claim overlapping address space."""
+    """Across countries: no two countries claim overlapping address space.
+
+    A sweep over the ranges sorted by start address keeps this O(n log n), so a fleet of every possible
+    country code validates in the same time per country as a fleet of ten.
+    """
+    claimed = sorted(
+        (int(net.network_address), int(net.broadcast_address), cc, path, net)
+        for cc in sorted(sites)
+        for path, net in site_networks(sites[cc])
+    )
     issues = []
-    claimed: list[tuple[str, str, Any]] = []
-    for cc in sorted(sites):
-        for path, net in site_networks(sites[cc]):
-            for other_cc, other_path, other in claimed:
-                if net.overlaps(other):
-                    issues.append(
-                        SpecIssue(
-                            str(files[cc]),
-                            path,
-                            f"{net} overlaps {other} of {other_cc.upper()} ({other_path}); countries never share space",
-                        )
-                    )
-            claimed.append((cc, path, net))
+    reach: tuple[int, str, str, Any] | None = None  # the range reaching furthest so far
+    for start, end, cc, path, net in claimed:
+        if reach is not None and start <= reach[0] and reach[1] != cc:
+            _, other_cc, other_path, other = reach
+            first, second = sorted([(other_cc, other_path, other), (cc, path, net)])
+            issues.append(
+                SpecIssue(
+                    str(files[second[0]]),
+                    second[1],
+                    f"{second[2]} overlaps {first[2]} of {first[0].upper()} ({first[1]}); countries never share space",
+                )
+            )
+        if reach is None or end > reach[0]:
+            reach = (end, cc, path, net)
     return issues

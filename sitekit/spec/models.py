@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
@@ -28,6 +28,17 @@ class _Model(BaseModel):
     """Common configuration: frozen, no unknown fields, validated defaults."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, str_strip_whitespace=True)
+
+
+def _text_only(value: object) -> object:
+    """Addresses must be written as text: YAML integers and booleans would be read as 0.0.0.1 and the like."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("write addresses and networks as text, e.g. 10.20.0.11 or 10.20.0.0/24")
+    return value
+
+
+Addr = Annotated[IPv4Address, BeforeValidator(_text_only)]
+Net = Annotated[IPv4Network, BeforeValidator(_text_only)]
 
 
 def _is_hostname(value: str) -> bool:
@@ -77,7 +88,7 @@ class Endpoint(_Model):
     """An in-country service reached by URL; its addresses feed egress allow-lists and firewalls."""
 
     url: str = Field(description="http(s) URL of the service; its host must be under one of the country's domains")
-    addresses: tuple[IPv4Address, ...] = Field(
+    addresses: tuple[Addr, ...] = Field(
         min_length=1, description="IPv4 addresses the URL's host resolves to, inside the country's ranges"
     )
 
@@ -107,7 +118,7 @@ class EgressDestination(_Model):
     """One more in-country destination that workloads or hosts may reach."""
 
     name: K8sName = Field(description="Short name used in policy and firewall comments")
-    cidr: IPv4Network = Field(description="Destination network, inside the country's ranges")
+    cidr: Net = Field(description="Destination network, inside the country's ranges")
     ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = Field(
         min_length=1, description="TCP ports allowed to that network"
     )
@@ -116,15 +127,15 @@ class EgressDestination(_Model):
 class Residency(_Model):
     """What makes the site sovereign: its own address space, and services it runs in the country."""
 
-    address_ranges: tuple[IPv4Network, ...] = Field(
+    address_ranges: tuple[Net, ...] = Field(
         min_length=1, description="The country's own address ranges; every network and destination must fall inside"
     )
-    dns_servers: tuple[IPv4Address, ...] = Field(min_length=1, description="In-country DNS resolvers")
-    ntp_servers: tuple[IPv4Address, ...] = Field(min_length=1, description="In-country NTP servers")
+    dns_servers: tuple[Addr, ...] = Field(min_length=1, description="In-country DNS resolvers")
+    ntp_servers: tuple[Addr, ...] = Field(min_length=1, description="In-country NTP servers")
     package_mirror: Endpoint = Field(description="In-country Debian package mirror the hosts install from")
     container_registry: Endpoint = Field(description="In-country OCI registry every image must come from")
     chart_repository: Endpoint = Field(description="In-country Helm chart repository every chart must come from")
-    operator_networks: tuple[IPv4Network, ...] = Field(
+    operator_networks: tuple[Net, ...] = Field(
         min_length=1, description="Networks operators administer hosts from; SSH is allowed only from these"
     )
     extra_egress: tuple[EgressDestination, ...] = Field(
@@ -135,9 +146,9 @@ class Residency(_Model):
 class Network(_Model):
     """The cluster's own networks."""
 
-    node_cidr: IPv4Network = Field(description="Network of the bare-metal hosts")
-    pod_cidr: IPv4Network = Field(description="Kubernetes pod network")
-    service_cidr: IPv4Network = Field(description="Kubernetes service network")
+    node_cidr: Net = Field(description="Network of the bare-metal hosts")
+    pod_cidr: Net = Field(description="Kubernetes pod network")
+    service_cidr: Net = Field(description="Kubernetes service network")
     ingress_domain: Hostname = Field(description="Domain under which model endpoints are published")
     allow_public_load_balancer: bool = Field(
         default=False, description="Whether a Service of type LoadBalancer may be declared at all"
@@ -196,7 +207,7 @@ class Host(_Model):
     """One bare-metal host."""
 
     name: str = Field(pattern=_K8S_NAME.pattern, max_length=63, description="Host name (also the Kubernetes node name)")
-    address: IPv4Address = Field(description="Address on the node network")
+    address: Addr = Field(description="Address on the node network")
     role: Role = Field(description="control-plane, gpu-worker or storage")
     gpu: Gpu | None = Field(default=None, description="GPUs in the host; required for gpu-worker")
 

@@ -1,0 +1,172 @@
+"""The fleet spec: models, merge rules and every fleet-wide check, each with its message asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitekit.spec import SpecError, load_fleet
+from sitekit.spec.merge import merge
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def edit(folder: Path, name: str, old: str, new: str) -> None:
+    """Replace one exact snippet in a site file (fails loudly if the snippet is absent)."""
+    path = folder / name
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def problems(folder: Path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_fleet(folder)
+    return [str(issue) for issue in info.value.issues]
+
+
+def test_demo_fleet_is_valid() -> None:
+    fleet = load_fleet(ROOT / "sites")
+    assert fleet.codes() == ["cl", "ee", "ke"]
+    ee = fleet.site("ee")
+    assert [h.role for h in ee.hosts] == ["control-plane", "gpu-worker", "gpu-worker"]
+    assert ee.gpu_capacity == 2 * 4 + 2  # time-sliced host counts replicas
+    assert ee.keys.threshold == 2  # from the baseline
+    assert fleet.site("ke").keys.threshold == 3  # overlay wins
+
+
+def test_merge_rules() -> None:
+    base = {"a": {"x": 1, "y": 2}, "l": [1, 2], "gone": {"k": 1}}
+    over = {"a": {"y": 3, "z": 4}, "l": [9], "gone": None}
+    assert merge(base, over) == {"a": {"x": 1, "y": 3, "z": 4}, "l": [9]}
+    assert base == {"a": {"x": 1, "y": 2}, "l": [1, 2], "gone": {"k": 1}}, "merge must not modify its inputs"
+
+
+def test_null_removes_a_baseline_section(fleet_copy: Path) -> None:
+    cl = load_fleet(fleet_copy).site("cl")
+    assert cl.keys.backend == "file" and cl.keys.pkcs11 is None
+
+
+def test_bad_cidr_names_file_and_field(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "node_cidr: 10.20.0.0/24", "node_cidr: 10.20.0.0/33")
+    found = problems(fleet_copy)
+    assert any(p.endswith("ee.yaml: network.node_cidr: Input is not a valid IPv4 network") for p in found), found
+
+
+def test_unknown_field_is_rejected(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "groups: [ria-ml]}", "groups: [ria-ml], colour: red}")
+    assert any("ee.yaml: tenants[1].colour: Extra inputs are not permitted" in p for p in problems(fleet_copy))
+
+
+def test_foreign_mirror_is_a_residency_violation(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "http://mirror.ee.sovereign.example/debian", "http://deb.debian.org/debian")
+    edit(fleet_copy, "ee.yaml", "addresses: [10.20.1.10]", "addresses: [151.101.2.132]")
+    found = problems(fleet_copy)
+    assert any(
+        "ee.yaml: residency.package_mirror.url: host 'deb.debian.org' is outside the country's domains" in p
+        for p in found
+    ), found
+    assert any(
+        "ee.yaml: residency.package_mirror.addresses[0]: 151.101.2.132 is outside the country's address ranges" in p
+        for p in found
+    ), found
+
+
+def test_overlap_between_countries(fleet_copy: Path) -> None:
+    edit(
+        fleet_copy,
+        "ke.yaml",
+        "address_ranges: [10.30.0.0/16, 172.20.0.0/20]",
+        "address_ranges: [10.30.0.0/16, 10.20.128.0/20]",
+    )
+    edit(fleet_copy, "ke.yaml", "operator_networks: [172.20.0.0/24]", "operator_networks: [10.30.250.0/24]")
+    found = problems(fleet_copy)
+    assert found == [
+        f"{fleet_copy / 'ke.yaml'}: residency.address_ranges[1]: 10.20.128.0/20 overlaps 10.20.0.0/16 of EE "
+        "(residency.address_ranges[0]); countries never share space"
+    ]
+
+
+def test_overlap_within_a_country(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "service_cidr: 10.20.128.0/20", "service_cidr: 10.20.64.0/20")
+    found = problems(fleet_copy)
+    want = "ee.yaml: network.service_cidr: 10.20.64.0/20 overlaps network.pod_cidr 10.20.64.0/18"
+    assert any(want in p for p in found), found
+
+
+def test_quota_above_capacity(fleet_copy: Path) -> None:
+    edit(fleet_copy, "cl.yaml", "gpu_quota: 2", "gpu_quota: 9")
+    assert any(
+        "cl.yaml: tenants: tenant GPU quotas add up to 9, above the 4 GPUs the site's hosts provide" in p
+        for p in problems(fleet_copy)
+    )
+
+
+def test_threshold_above_custodians(fleet_copy: Path) -> None:
+    edit(fleet_copy, "cl.yaml", "threshold: 2", "threshold: 4")
+    assert any(
+        "cl.yaml: keys.threshold: threshold M=4 is above the number of custodians N=3" in p
+        for p in problems(fleet_copy)
+    )
+
+
+def test_duplicate_host_name_and_address(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "name: ee-gpu-2\n    address: 10.20.0.22", "name: ee-gpu-1\n    address: 10.20.0.21")
+    found = problems(fleet_copy)
+    assert any("ee.yaml: hosts[2].name: host name 'ee-gpu-1' is used more than once" in p for p in found)
+    assert any("ee.yaml: hosts[2].address: address 10.20.0.21 is used by more than one host" in p for p in found)
+
+
+def test_image_from_a_foreign_registry(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "image: registry.ee.sovereign.example/", "image: docker.io/")
+    assert any(
+        "ee.yaml: models[0].image: image registry 'docker.io' is not the in-country registry" in p
+        for p in problems(fleet_copy)
+    )
+
+
+def test_egress_destination_outside_the_country(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "  operator_networks: [10.20.250.0/24]",
+         "  operator_networks: [10.20.250.0/24]\n  extra_egress: [{name: s3, cidr: 52.95.0.0/16, ports: [443]}]")
+    assert any(
+        "ee.yaml: residency.extra_egress[0].cidr: 52.95.0.0/16 is outside the country's address ranges" in p
+        for p in problems(fleet_copy)
+    )
+
+
+def test_all_errors_of_a_file_at_once(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "node_cidr: 10.20.0.0/24", "node_cidr: nope")
+    edit(fleet_copy, "ee.yaml", "code: EE", "code: ee")
+    edit(fleet_copy, "ee.yaml", "gpus_per_replica: 1", "gpus_per_replica: 0")
+    found = problems(fleet_copy)
+    assert {p.split(": ")[1] for p in found} >= {"network.node_cidr", "identity.code", "models[0].gpus_per_replica"}
+
+
+def test_field_from_the_baseline_is_attributed_to_the_baseline(fleet_copy: Path) -> None:
+    edit(fleet_copy, "baseline.yaml", 'kubernetes_version: "1.30"', 'kubernetes_version: "2.0"')
+    found = problems(fleet_copy)
+    assert any(p.startswith(f"{fleet_copy / 'baseline.yaml'}: cluster.kubernetes_version") for p in found), found
+
+
+def test_yaml_errors_name_the_line(fleet_copy: Path) -> None:
+    (fleet_copy / "ee.yaml").write_text("identity:\n  code: EE\n  code: FI\n")
+    assert any("ee.yaml: line 3, column 3: duplicate key 'code' (first at line 2)" in p for p in problems(fleet_copy))
+
+
+def test_norway_is_not_false(fleet_copy: Path) -> None:
+    text = (fleet_copy / "cl.yaml").read_text().replace("code: CL", "code: NO")
+    (fleet_copy / "no.yaml").write_text(text.replace("cl-", "no-"))
+    (fleet_copy / "cl.yaml").unlink()
+    # YAML 1.1 would load NO as False; site files use 1.2 booleans, so Norway stays Norway.
+    assert load_fleet(fleet_copy).site("no").identity.code == "NO"
+
+
+def test_overlay_file_name_must_be_a_country_code(fleet_copy: Path) -> None:
+    (fleet_copy / "estonia.yaml").write_text("identity: {}\n")
+    assert any("estonia.yaml: overlay files are named <cc>.yaml" in p for p in problems(fleet_copy))
+
+
+def test_code_must_match_file_name(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "code: EE", "code: FI")
+    assert any("ee.yaml: identity.code: FI does not match the file name" in p for p in problems(fleet_copy))
