@@ -1,0 +1,48 @@
+"""`sitekit plan <cc>`: the country's cluster as manifests, checked offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sitekit.errors import CheckFailed, UserError
+
+
+def register(subparsers: Any) -> None:
+    """Add the `plan` subcommand."""
+    parser = subparsers.add_parser(
+        "plan",
+        help="run the stack program under mocks, write manifests and check them offline",
+        description="Run stacks/ under recording Pulumi mocks (no cluster, no Pulumi CLI), write every "
+        "Kubernetes object as a manifest, then check schemas (strict, the site's Kubernetes version), "
+        "the sitekit policies and network reachability. Exit 1 if any check fails.",
+    )
+    parser.add_argument("cc", help="country code of the site, e.g. ee")
+    parser.add_argument("--out", type=Path, default=None, help="manifest folder; default <root>/build/plan/<cc>/")
+    parser.add_argument("--program", type=Path, default=None, help="stack program folder; default <root>/stacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print what every pod can reach")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan one country; print the summary; raise `CheckFailed` if anything failed."""
+    from sitekit.cli import default_root, default_sites
+    from sitekit.plan.report import render
+    from sitekit.plan.runner import plan_site, require_ok
+    from sitekit.spec import load_fleet
+
+    root = default_root(args)
+    site = load_fleet(default_sites(args)).site(args.cc)
+    out = args.out.resolve() if args.out else root / "build" / "plan" / site.cc
+    program = args.program.resolve() if args.program else root / "stacks"
+    try:
+        result = plan_site(site, out, program)
+    except (CheckFailed, UserError):
+        raise
+    except Exception as exc:
+        raise CheckFailed(f"the stack program failed for {site.cc}: {type(exc).__name__}: {exc}") from exc
+    sys.stdout.write(render(result, verbose=args.verbose) + "\n")
+    require_ok(result)
+    return 0

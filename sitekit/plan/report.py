@@ -1,0 +1,61 @@
+"""The plan's printed summary: what was written, what could not be seen, and every failure."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sitekit.plan.runner import PlanResult
+
+KNOWN_CHART_CONTENTS = {
+    "gpu-operator": "the operator Deployment and its ClusterPolicy; DaemonSets for the driver, container toolkit, "
+    "device plugin, DCGM exporter, GPU feature discovery, validator and MIG manager; node-feature-discovery; "
+    "their ServiceAccounts, RBAC and CRDs",
+}
+"""What a chart installs, for the charts sitekit declares, so the plan can name what it could not see."""
+
+
+def render(result: PlanResult, verbose: bool = False) -> str:
+    """Human-readable summary; failures are listed in full, reachability per pod only with `verbose`."""
+    site = result.site
+    lines = [f"sitekit plan {site.cc} ({site.identity.name}, Kubernetes {site.cluster.kubernetes_version})"]
+    kinds = Counter(m["kind"] for m in result.manifests.values())
+    where = f" in {result.out}" if result.out else ""
+    lines.append(
+        f"  manifests     {len(result.manifests)} objects{where}: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    )
+    for rel, chart in result.charts.items():
+        contents = KNOWN_CHART_CONTENTS.get(str(chart["chart"]), "the objects it installs")
+        lines.append(
+            f"  not expanded  chart {chart['chart']} {chart['version']} from {chart['repository']} "
+            f"into namespace {chart['namespace']} ({rel}): not visible offline: {contents}. They are not "
+            "schema-checked, not policy-checked (only the chart's source, version and image values are) and not "
+            "in the reachability analysis (the namespace's own NetworkPolicies still confine them)"
+        )
+    schema = result.schema
+    status = "ok" if schema.ok else "FAILED"
+    lines.append(f"  schema        {status}: {schema.checked} objects against {schema.version}")
+    for name, errors in schema.errors.items():
+        lines += [f"    {name}: {e}" for e in errors]
+    lines += [f"    {u}" for u in schema.unknown_kinds]
+    lines.append(
+        f"  policy        {'ok' if not result.violations else 'FAILED'}: {len(result.violations)} violation(s)"
+    )
+    lines += [f"    {v}" for v in result.violations]
+    reach = result.reachability
+    lines.append(
+        f"  reachability  {'ok' if not reach.failures else 'FAILED'}: {len(reach.reaches)} pods analysed "
+        "(egress stays in-country; tenants reach no other tenant or system namespace)"
+    )
+    lines += [f"    {f}" for f in reach.failures]
+    if verbose:
+        for r in reach.reaches:
+            peers = "; ".join(sorted({p.describe() for p in r.peers})) if r.isolated else "anything (not isolated)"
+            lines.append(f"    {r.pod.name} -> {peers or 'nothing'}")
+    for warning in result.recording.warnings:
+        lines.append(f"  warning       {warning}")
+    for error in result.errors:
+        lines.append(f"  error         {error}")
+    total = sum(result.timings.values())
+    lines.append(f"  result        {'PASS' if result.ok else 'FAIL'} in {total:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""The Pulumi program: one country's inference cluster, built from the rendered stack configuration.
+
+`pulumi up -s <cc>` runs this with `Pulumi.<cc>.yaml`; `sitekit plan <cc>` runs it under recording mocks.
+Nothing is declared until the configuration has been validated and its digest checked.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.site import SovereignSite, SovereignSiteArgs
+from components.stack_config import read_site
+
+
+def main() -> None:
+    """Validate the config, build the site, export what operators need."""
+    site, offline_plan = read_site()
+    built = SovereignSite(f"site-{site.cc}", SovereignSiteArgs(site=site, offline_plan=offline_plan))
+    pulumi.export("namespaces", built.namespaces)
+    pulumi.export("service_endpoints", built.service_endpoints)
+    pulumi.export("ingress_hosts", built.ingress_hosts)
+    pulumi.export("tenant_gpu_quota", built.tenant_gpu_quota)
+    pulumi.export("gpu_node_labels", built.gpu_node_labels)
+
+
+main()

@@ -1,0 +1,44 @@
+"""Reading and checking the stack's configuration before any resource is declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from sitekit.spec import Site, site_digest
+
+
+class StackConfigError(Exception):
+    """The stack configuration is invalid or stale; the message says which key and what to run."""
+
+
+def site_from_config(config: Any, stack: str) -> Site:
+    """The `sitekit:site` object, validated with the spec models and checked against `sitekit:specDigest`.
+
+    A digest mismatch means `Pulumi.<cc>.yaml` was edited by hand or rendered from another spec: refuse it
+    rather than deploy something no reviewed spec describes.
+    """
+    raw = config.require_object("site")
+    try:
+        site = Site.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"sitekit:site.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise StackConfigError(f"invalid stack config: {problems}") from None
+    expected = config.require("specDigest")
+    actual = site_digest(site)
+    if actual != expected:
+        raise StackConfigError(
+            f"stale render: sitekit:specDigest is {expected[:12]}… but sitekit:site hashes to {actual[:12]}…; "
+            f"run `sitekit render {site.cc}` instead of editing Pulumi.{site.cc}.yaml"
+        )
+    if stack != site.cc:
+        raise StackConfigError(f"stack {stack!r} holds the config of country {site.cc!r}; select stack {site.cc!r}")
+    return site
+
+
+def read_site() -> tuple[Site, bool]:
+    """The validated site, and whether this run is `sitekit plan` (offline, mocked)."""
+    config = pulumi.Config("sitekit")
+    return site_from_config(config, pulumi.get_stack()), bool(config.get_bool("offlinePlan"))

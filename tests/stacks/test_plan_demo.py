@@ -1,0 +1,79 @@
+"""The full plan for every demo country: manifests written, deterministic, strictly valid, all checks pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sitekit.cli import main
+from sitekit.plan.runner import plan_site
+from sitekit.spec import Site
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_demo_country_plans_clean(site: Site, tmp_path: Path, stacks_dir: Path) -> None:
+    result = plan_site(site, tmp_path / site.cc, stacks_dir)
+    assert result.ok, (result.schema.errors, [str(v) for v in result.violations], result.reachability.failures)
+    assert result.schema.checked == len(result.manifests) > 30
+    kinds = {m["kind"] for m in result.manifests.values()}
+    assert {
+        "Namespace",
+        "NetworkPolicy",
+        "Deployment",
+        "Ingress",
+        "ResourceQuota",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Secret",
+        "Role",
+        "RoleBinding",
+        "LimitRange",
+    } <= kinds
+    assert list(result.charts) == ["_charts/gpu-operator-gpu-operator.yaml"]
+    first = _files(tmp_path / site.cc)
+    plan_site(site, tmp_path / site.cc, stacks_dir)
+    assert _files(tmp_path / site.cc) == first, "the same spec must give the same bytes"
+
+
+def test_no_secret_value_reaches_disk(
+    site: Site, tmp_path: Path, stacks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sitekit.pki
+
+    key = "-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYBYTES\n-----END PRIVATE KEY-----\n"
+    monkeypatch.setattr(sitekit.pki, "ingress_tls", lambda s, names: ("CHAIN", key))
+    out = tmp_path / site.cc
+    result = plan_site(site, out, stacks_dir)
+    assert not result.recording.warnings
+    for name, data in _files(out).items():
+        assert b"TOPSECRETKEYBYTES" not in data, name
+    secret = yaml.safe_load((out / "sitekit-serving" / "secret-ingress-tls.yaml").read_text())
+    assert secret["stringData"] == {"tls.crt": "<redacted>", "tls.key": "<redacted>"}
+
+
+def test_cli_plans_a_country_and_prints_the_summary(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ee"
+    rc = main(["--root", str(repo_root), "plan", "ee", "--out", str(out), "-v"])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    assert "schema        ok" in printed and "policy        ok" in printed and "reachability  ok" in printed
+    assert "not expanded  chart gpu-operator v24.9.2" in printed
+    assert "any pod in tenant-ria ->" in printed
+    assert (out / "plan.json").exists()
+
+
+def test_cli_refuses_to_clear_a_foreign_folder(tmp_path: Path, repo_root: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["--root", str(repo_root), "plan", "ee", "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_cli_unknown_country_is_a_user_error(repo_root: Path, tmp_path: Path) -> None:
+    assert main(["--root", str(repo_root), "plan", "zz", "--out", str(tmp_path / "zz")]) == 2
