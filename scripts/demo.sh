@@ -13,3 +13,7 @@ sitekit validate
 step "render every country's stack config and inventory"
 sitekit render
 sitekit render --check
+step "plan every country's cluster offline (Pulumi mocks; no cluster, no Pulumi CLI)"
+for c in $(sitekit validate | awk '$1=="ok"{print $2}'); do
+  sitekit plan "$c"
+done
