@@ -1,0 +1,79 @@
+"""Where a country's key material lives on disk, and its public metadata (`state.json`).
+
+`<state>/keys/<cc>/` holds certificates and public keys (readable), sealed secrets and encrypted keys
+(0600), custody shares (0600, one file per custodian) and, for SoftHSM2, the token directory. The
+metadata file records what exists and which generation of each intermediate and data key is active; it
+holds no secret, so `keys status` and `ingress_tls`'s reuse path need no PIN.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sitekit.paths import state_dir
+from sitekit.pki.fsutil import ensure_private_dir, write_private
+
+INTERMEDIATES = ("kubernetes", "etcd", "front-proxy", "ingress")
+SSH_CAS = ("ssh-user-ca", "ssh-host-ca")
+MODEL_SIGNING = "model-signing"
+ROOT = "root"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one country's key state."""
+
+    cc: str
+    base: Path
+
+    @classmethod
+    def for_country(cls, cc: str) -> Layout:
+        """`state_dir()/keys/<cc>`."""
+        return cls(cc=cc, base=state_dir() / "keys" / cc)
+
+    @property
+    def meta(self) -> Path:
+        return self.base / "state.json"
+
+    @property
+    def certs(self) -> Path:
+        return self.base / "certs"
+
+    @property
+    def ssh(self) -> Path:
+        return self.base / "ssh"
+
+    @property
+    def sealed(self) -> Path:
+        return self.base / "sealed"
+
+    @property
+    def leaves(self) -> Path:
+        return self.base / "leaves"
+
+    @property
+    def custody(self) -> Path:
+        return self.base / "custody"
+
+    @property
+    def softhsm(self) -> Path:
+        return self.base / "softhsm2"
+
+    def cert_path(self, name: str) -> Path:
+        return self.certs / f"{name}.pem"
+
+    def initialised(self) -> bool:
+        return self.meta.exists() and self.cert_path(ROOT).exists()
+
+    def load_meta(self) -> dict[str, Any]:
+        if not self.meta.exists():
+            return {}
+        data: dict[str, Any] = json.loads(self.meta.read_text())
+        return data
+
+    def save_meta(self, data: dict[str, Any]) -> None:
+        ensure_private_dir(self.base)
+        write_private(self.meta, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,95 @@
+"""SSH CAs: user certificates are short-lived and scoped; host certificates are reused while good."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import SSHCertificate, SSHCertificateType, load_ssh_public_identity
+
+from sitekit.errors import UserError
+from sitekit.pki.hierarchy import Hierarchy, now
+from sitekit.pki.ssh import ca_public_lines, known_hosts_lines, sign_host, sign_user
+from sitekit.spec import Site, load_fleet
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return load_fleet(REPO / "sites").site("cl")
+
+
+@pytest.fixture(scope="module")
+def h(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hierarchy]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SITEKIT_STATE", str(tmp_path_factory.mktemp("state")))
+        mp.setenv("SITEKIT_KEY_PASSPHRASE", "unit-test-passphrase")
+        hierarchy = Hierarchy.open(site)
+        hierarchy.init()
+        yield hierarchy
+
+
+def _pub() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+def test_user_certificate(h: Hierarchy) -> None:
+    line = sign_user(h, _pub(), ["sre-admin"], "alice")
+    cert = load_ssh_public_identity(line.encode())
+    assert isinstance(cert, SSHCertificate)
+    cert.verify_cert_signature()
+    assert cert.type == SSHCertificateType.USER
+    assert cert.valid_principals == [b"sre-admin"]
+    assert cert.valid_before - time.time() <= h.site.keys.validity.ssh_user_cert_hours * 3600 + 5
+    ca = cert.signature_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    assert ca.decode().split()[:2] == ca_public_lines(h, "ssh-user-ca")[0].split()[:2]
+    with pytest.raises(UserError):
+        sign_user(h, _pub(), ["sre-admin"], "alice", hours=h.site.keys.validity.ssh_user_cert_hours + 1)
+
+
+def test_host_certificate_is_reused_while_good(h: Hierarchy) -> None:
+    pub = _pub()
+    first = sign_host(h, pub, ["cl-cp-1", "10.40.0.11"], "cl-cp-1")
+    assert sign_host(h, pub, ["cl-cp-1", "10.40.0.11"], "cl-cp-1", existing=first) == first
+    assert sign_host(h, pub, ["cl-cp-1"], "cl-cp-1", existing=first) != first  # principals changed
+    assert sign_host(h, _pub(), ["cl-cp-1", "10.40.0.11"], "cl-cp-1", existing=first) != first  # key changed
+    cert = load_ssh_public_identity(first.encode())
+    assert isinstance(cert, SSHCertificate) and cert.type == SSHCertificateType.HOST
+    assert known_hosts_lines(h)[0].startswith("@cert-authority * ecdsa-sha2-nistp384 ")
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed")
+def test_openssh_accepts_the_certificate(h: Hierarchy, tmp_path: Path) -> None:
+    (tmp_path / "k.pub").write_text(_pub() + "\n")
+    (tmp_path / "k-cert.pub").write_text(sign_user(h, (tmp_path / "k.pub").read_text(), ["platform"], "bob"))
+    out = subprocess.run(["ssh-keygen", "-L", "-f", str(tmp_path / "k-cert.pub")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "ecdsa-sha2-nistp384" in out.stdout and "platform" in out.stdout
+
+
+def test_ssh_ca_rotation_keeps_the_old_ca_for_the_certificate_lifetime(
+    h: Hierarchy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from sitekit.pki import ssh
+
+    old_line = ca_public_lines(h, "ssh-user-ca")[0]
+    assert ssh.rotate_ca(h, "ssh-user-ca") == "ssh-user-ca-2"
+    lines = ca_public_lines(h, "ssh-user-ca")
+    assert len(lines) == 2 and lines[1] == old_line
+    cert = load_ssh_public_identity(sign_user(h, _pub(), ["sre-admin"], "carol").encode())
+    assert isinstance(cert, SSHCertificate)
+    signer = cert.signature_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    assert signer.decode().split()[:2] == lines[0].split()[:2]
+    later = now() + dt.timedelta(hours=h.site.keys.validity.ssh_user_cert_hours, minutes=1)
+    monkeypatch.setattr(ssh, "now", lambda: later)
+    assert ca_public_lines(h, "ssh-user-ca") == lines[:1]
