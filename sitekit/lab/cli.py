@@ -1,0 +1,55 @@
+"""The `sitekit lab` command: up, status and down of a country's local lab."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sitekit.cli import default_root, default_sites
+
+
+def _up(args: argparse.Namespace) -> int:
+    from sitekit.lab.lab import up
+
+    only = tuple(n.strip() for n in (args.hosts or "").split(",") if n.strip())
+    up(args.cc, args.tier, default_sites(args), default_root(args), only)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sitekit.lab.lab import status
+
+    print("\n".join(status(args.cc)))
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from sitekit.lab.lab import down
+    from sitekit.lab.state import known_labs
+
+    for cc in [args.cc] if args.cc else known_labs():
+        down(cc)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `sitekit lab up|status|down`."""
+    lab = subparsers.add_parser("lab", help="local lab hosts (containers or VMs) for rehearsal and tests")
+    sub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
+    sub.required = True
+    p_up = sub.add_parser("up", help="start one lab host per spec host of a country")
+    p_up.add_argument("cc", help="country code, e.g. ee")
+    p_up.add_argument(
+        "--tier",
+        choices=("container", "vm"),
+        default="container",
+        help="container: systemd-nspawn hosts (default, seconds); vm: QEMU VMs for kernel-level controls",
+    )
+    p_up.add_argument("--hosts", default=None, help="only these spec hosts, comma-separated (default: all)")
+    p_up.set_defaults(func=_up)
+    p_status = sub.add_parser("status", help="show running labs")
+    p_status.add_argument("cc", nargs="?", default=None)
+    p_status.set_defaults(func=_status)
+    p_down = sub.add_parser("down", help="remove a lab (all labs if no country is given)")
+    p_down.add_argument("cc", nargs="?", default=None)
+    p_down.set_defaults(func=_down)

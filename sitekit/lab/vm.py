@@ -1,0 +1,230 @@
+"""The VM tier: the same Debian root as a disk image, booted by QEMU with Debian's cloud kernel.
+
+For the controls a container cannot own: audit (`audit=1` on the kernel command line, auditd runnable),
+kernel-wide sysctls, loop and device-mapper (LUKS), and a TPM (swtpm as the VM's TPM 2.0). Each VM sits
+on the same lab bridge as the containers would, through a tap device in the lab namespace, with its spec
+address (systemd-networkd, matched by a MAC derived from the address), so the inventory, ProxyCommand and
+mirror are identical across tiers.
+
+QEMU uses KVM only where a short probe shows a guest actually runs under it (on some machines /dev/kvm
+opens but guests hang); otherwise software emulation, which is slow: keep VM work small and targeted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sitekit.lab import container, netns
+from sitekit.lab.layout import LabHost, Layout
+from sitekit.lab.procs import ProcRef
+from sitekit.lab.state import LabState
+from sitekit.lab.util import LabError, atomic_write, require_tools, run
+from sitekit.paths import cache_dir
+
+DISK_SIZE = "4G"
+MEMORY_MB = 1024
+KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 audit=1 net.ifnames=0 panic=-1"
+"""`audit=1` so auditing is on from boot; `net.ifnames=0` keeps the NIC called eth0 as in containers."""
+
+
+def kernel_files(root: Path) -> tuple[Path, Path]:
+    """The cloud kernel and the initramfs built inside the VM root."""
+    kernels = sorted((root / "boot").glob("vmlinuz-*"))
+    initrds = sorted((root / "boot").glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise LabError(f"the VM root {root} has no kernel or initramfs in /boot")
+    return kernels[-1], initrds[-1]
+
+
+def mac_for(host: LabHost) -> str:
+    """A stable locally administered MAC derived from the host's address."""
+    a, b, c, d = host.address.packed
+    return f"52:54:{a:02x}:{b:02x}:{c:02x}:{d:02x}"
+
+
+def kvm_usable(kernel: Path) -> bool:
+    """True if a guest really runs under KVM here: boot the kernel without a root, expect its panic.
+
+    The answer is cached per machine kernel (`SITEKIT_LAB_ACCEL=tcg|kvm` overrides it).
+    """
+    forced = os.environ.get("SITEKIT_LAB_ACCEL")
+    if forced in ("tcg", "kvm"):
+        return forced == "kvm"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    marker = cache_dir() / "lab" / f"kvm-probe-{os.uname().release}"
+    if marker.exists():
+        return marker.read_text().strip() == "kvm"
+    try:
+        proc = subprocess.run(
+            [
+                "qemu-system-x86_64",
+                "-accel",
+                "kvm",
+                "-cpu",
+                "host",
+                "-m",
+                "256",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+                "-no-reboot",
+                "-kernel",
+                str(kernel),
+                "-append",
+                "console=ttyS0 panic=-1 root=/dev/nonexistent",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
+        ok = "Kernel panic" in proc.stdout or "VFS" in proc.stdout
+    except subprocess.TimeoutExpired:
+        ok = False
+    atomic_write(marker, "kvm\n" if ok else "tcg\n")
+    return ok
+
+
+def _network_config(layout: Layout, host: LabHost) -> str:
+    return (
+        "# Written by `sitekit lab up`: the VM's spec address on the lab bridge.\n"
+        f"[Match]\nMACAddress={mac_for(host)}\n\n"
+        f"[Network]\nAddress={host.interface}\nGateway={layout.gateway.ip}\n"
+        "LinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+    )
+
+
+def build_disk(
+    root: Path, layout: Layout, host: LabHost, folder: Path, pub: str, keyring: bytes, state: LabState
+) -> list[str]:
+    """Make the VM's disk: the root plus the host's own files, as an ext4 image (no loop device needed)."""
+    rec = state.host(host.name)
+    rec.mount = str(folder / "root")
+    state.save()
+    merged = container.mount_layer(root, folder)
+    try:
+        keys = container.write_host_files(merged, layout, host, pub, keyring, vm=True)
+        atomic_write(merged / "etc/systemd/network/10-sitekit-lab.network", _network_config(layout, host))
+        disk = folder / "disk.raw"
+        disk.unlink(missing_ok=True)
+        run(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", merged, disk, DISK_SIZE], timeout=600)
+    finally:
+        run(["umount", merged], check=False)
+    return keys
+
+
+def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, kvm: bool) -> list[ProcRef]:
+    """Start swtpm and QEMU for one VM; return their process references (QEMU first)."""
+    kernel, initrd = kernel_files(root)
+    tpm_dir = folder / "tpm"
+    tpm_dir.mkdir(exist_ok=True)
+    sock = folder / "swtpm.sock"
+    sock.unlink(missing_ok=True)
+    log = open(folder / "swtpm.log", "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        tpm = subprocess.Popen(
+            [
+                "swtpm",
+                "socket",
+                "--tpm2",
+                "--tpmstate",
+                f"dir={tpm_dir}",
+                "--ctrl",
+                f"type=unixio,path={sock}",
+                "--flags",
+                "startup-clear",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+    refs = [r for r in (ProcRef.of(tpm.pid),) if r is not None]
+    deadline = time.monotonic() + 10
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not sock.exists():
+        raise LabError(f"swtpm for {host.name} did not start; see {folder}/swtpm.log")
+    tap = netns.add_tap(layout.netns, index)
+    accel = ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    cmd = [
+        "nsenter",
+        f"--net=/run/netns/{layout.netns}",
+        "qemu-system-x86_64",
+        *accel,
+        "-machine",
+        "q35",
+        "-smp",
+        "2",
+        "-m",
+        str(MEMORY_MB),
+        "-nodefaults",
+        "-display",
+        "none",
+        "-serial",
+        f"file:{folder / 'console.log'}",
+        "-kernel",
+        str(kernel),
+        "-initrd",
+        str(initrd),
+        "-append",
+        KERNEL_CMDLINE,
+        "-drive",
+        f"file={folder / 'disk.raw'},if=virtio,format=raw,cache=unsafe",
+        "-netdev",
+        f"tap,id=n0,ifname={tap},script=no,downscript=no",
+        "-device",
+        f"virtio-net-pci,netdev=n0,mac={mac_for(host)}",
+        "-chardev",
+        f"socket,id=chrtpm,path={sock}",
+        "-tpmdev",
+        "emulator,id=tpm0,chardev=chrtpm",
+        "-device",
+        "tpm-tis,tpmdev=tpm0",
+        "-device",
+        "virtio-rng-pci",
+    ]
+    log = open(folder / "qemu.log", "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    finally:
+        log.close()
+    ref = ProcRef.of(qemu.pid)
+    if ref is None:
+        raise LabError(f"QEMU for {host.name} exited at once; see {folder}/qemu.log")
+    return [ref, *refs]
+
+
+def start_all(
+    state: LabState, layout: Layout, root: Path, lab: Path, key: Path, keyring: bytes
+) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Build every VM's disk and boot them all; return each host's SSH host keys and boot start time."""
+    require_tools("qemu-system-x86_64", "swtpm", "mke2fs")
+    kernel, _ = kernel_files(root)
+    kvm = kvm_usable(kernel)
+    print(f"  VM acceleration: {'KVM' if kvm else 'software emulation (TCG)'}", file=sys.stderr)
+    pub = key.with_suffix(".pub").read_text()
+    host_keys: dict[str, list[str]] = {}
+    started: dict[str, float] = {}
+    for index, host in enumerate(layout.hosts):
+        folder = container.host_dir(lab, host.name)
+        if folder.exists() and not container.is_mounted(folder / "root"):
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        rec = state.host(host.name)
+        rec.address = str(host.address)
+        host_keys[host.name] = build_disk(root, layout, host, folder, pub, keyring, state)
+        started[host.name] = time.monotonic()
+        rec.procs = start(layout, index, host, root, folder, kvm)
+        state.save()
+    return host_keys, started
