@@ -1,0 +1,103 @@
+"""pytest plugin that turns a run of tests/hosts into raw evidence rows (`-p sitekit.report.plugin`).
+
+It knows nothing about testinfra: the host checks' conftest puts `host`, `control`, `observed` and
+`expected` into each test's `user_properties` and host facts into `config.stash[FACTS]`; this plugin
+collects outcomes, reasons, times and those properties and writes them as JSON at the end of the session
+(`--sitekit-evidence PATH`). `sitekit.report.runner` turns the rows into per-host evidence and JUnit XML.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FACTS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
+_ROWS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
+_ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()
+_STARTED: pytest.StashKey[tuple[str, float]] = pytest.StashKey()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--sitekit-evidence", default=None, help="write raw sitekit evidence rows to this JSON file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[FACTS] = {}
+    config.stash[_ROWS] = {}
+    config.stash[_ERRORS] = []
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):  # skip: (file, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    return str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else ""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    config = _CONFIG.get("config")
+    if config is None:
+        return
+    rows = config.stash[_ROWS]
+    row = rows.setdefault(
+        report.nodeid,
+        {"test_id": report.nodeid, "result": "passed", "reason": "", "time": _now(), "duration_s": 0.0},
+    )
+    row["duration_s"] = round(row["duration_s"] + report.duration, 3)
+    for key, value in report.user_properties:
+        row[key] = value
+    if (report.when == "setup" and report.skipped) or (report.when == "call" and report.skipped):
+        row["result"], row["reason"] = "skipped", _message(report)
+    elif report.failed:
+        row["result"] = "failed" if report.when == "call" else "error"
+        row["reason"] = _message(report)
+
+
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+    session.config.stash[_STARTED] = (_now(), time.monotonic())
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    config = _CONFIG.get("config")
+    if config is not None and report.failed:
+        config.stash[_ERRORS].append(f"collecting {report.nodeid or 'tests'}: {str(report.longrepr)[-800:]}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    out = config.getoption("--sitekit-evidence")
+    if not out:
+        return
+    facts: dict[str, dict[str, Any]] = config.stash[FACTS]
+    started, t0 = config.stash.get(_STARTED, (_now(), time.monotonic()))
+    payload = {
+        "started": started,
+        "finished": _now(),
+        "duration_s": round(time.monotonic() - t0, 3),
+        "pytest_exit": int(exitstatus),
+        "facts": facts,
+        "errors": config.stash[_ERRORS],
+        "rows": list(config.stash[_ROWS].values()),
+    }
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")

@@ -1,0 +1,196 @@
+"""SK-MOD, SK-FS, SK-AUTH, SK-PAM: modules, mounts, file permissions, login and PAM policy."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from hostcheck import as_list, key_values, loaded_modules, mode_at_most, modprobe_rules, module_blocked, stat_many
+
+GPU_RDMA = ["nvidia*", "mlx5*", "ib_*", "rdma*", "mlx4*", "nv_peer_mem", "nvidia_peermem", "gdrdrv"]
+
+
+def _blocked(probe: Any, observe: Any, modules: list[str], skip_mounted: bool = False) -> None:
+    rules = modprobe_rules(probe)
+    loaded = loaded_modules(probe)
+    mounted: set[str] = set()
+    if skip_mounted:
+        mounted = set(probe.out("findmnt -rn -o FSTYPE 2>/dev/null").split())
+    wanted = [m for m in modules if m not in mounted]
+    seen = {m: rules.get(m.replace("-", "_"), []) for m in modules}
+    observe(
+        {"rules": seen, "loaded": sorted(loaded & set(modules)), "in_use_fs": sorted(mounted & set(modules))},
+        {m: "install /bin/false" for m in wanted},
+    )
+    not_blocked = [m for m in wanted if not module_blocked(rules, m)]
+    assert not not_blocked, f"can still be loaded: {', '.join(not_blocked)}"
+    still_loaded = [m for m in wanted if m.replace("-", "_") in loaded]
+    assert not still_loaded, f"loaded right now: {', '.join(still_loaded)}"
+
+
+def test_sk_mod_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    mods = as_list(expect.get("baseline_blocked_filesystems", ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf"]))
+    _blocked(probe, observe, mods, skip_mounted=True)
+
+
+def test_sk_mod_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _blocked(probe, observe, as_list(expect.get("baseline_blocked_protocols", ["dccp", "sctp", "rds", "tipc"])))
+
+
+def test_sk_mod_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    mods = as_list(
+        expect.get("baseline_blocked_storage", ["usb-storage", "firewire-core", "firewire-ohci", "firewire-sbp2"])
+    )
+    _blocked(probe, observe, mods)
+
+
+def test_sk_mod_004(probe: Any, observe: Any, control: Any) -> None:
+    rules = modprobe_rules(probe)
+    loaded = loaded_modules(probe)
+    blocked = {m for m, rs in rules.items() if module_blocked(rules, m) or any(r == "blacklist" for r in rs)}
+    protected = [m for m in blocked if any(fnmatch.fnmatch(m, pat) for pat in GPU_RDMA)]
+    in_use = sorted(blocked & loaded)
+    observe(
+        {"blocked": sorted(blocked), "gpu_or_rdma_blocked": protected, "loaded_and_blocked": in_use},
+        "no GPU/RDMA module and no loaded module blocked",
+    )
+    assert not protected, f"GPU or RDMA modules blocked: {protected}"
+    assert not in_use, f"blocked modules that are loaded right now: {in_use}"
+
+
+def _mount(probe: Any, expect: Any, observe: Any, target: str) -> None:
+    opts = expect.get("baseline_mount_options", ["nodev", "nosuid", "noexec"])
+    wanted = as_list(opts.get(target) if isinstance(opts, dict) else opts)
+    m = probe.mount(target)
+    observe(m, {"target": target, "options": wanted})
+    assert m is not None, f"{target} is not a separate mount"
+    opts = set(m["options"].split(","))
+    missing = [o for o in wanted if o not in opts]
+    assert not missing, f"{target} mounted without {', '.join(missing)} ({m['options']})"
+
+
+def test_sk_fs_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _mount(probe, expect, observe, "/tmp")
+
+
+def test_sk_fs_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _mount(probe, expect, observe, "/var/tmp")
+
+
+def test_sk_fs_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _mount(probe, expect, observe, "/dev/shm")
+
+
+def test_sk_fs_004(probe: Any, observe: Any, control: Any) -> None:
+    want = {
+        "/etc/passwd": (0o644, "root", "root"),
+        "/etc/group": (0o644, "root", "root"),
+        "/etc/shadow": (0o640, "root", "shadow"),
+        "/etc/gshadow": (0o640, "root", "shadow"),
+    }
+    seen = stat_many(probe, list(want))
+    observe(seen, {p: f"{oct(m)[2:].zfill(4)} {u}:{g}" for p, (m, u, g) in want.items()})
+    bad = []
+    for path, (mode, user, group) in want.items():
+        st = seen[path]
+        if (
+            st is None
+            or st["owner"] != user
+            or st["group"] not in (group, "root")
+            or not mode_at_most(st["mode"], mode)
+        ):
+            bad.append(f"{path}: {st}")
+    assert not bad, "; ".join(bad)
+
+
+def test_sk_auth_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    conf = key_values(probe.cat("/etc/login.defs") or "")
+    want = {
+        "ENCRYPT_METHOD": str(expect.get("baseline_encrypt_method", "YESCRYPT")),
+        "PASS_MAX_DAYS": str(expect.get("baseline_pass_max_days", 365)),
+        "PASS_WARN_AGE": str(expect.get("baseline_pass_warn_age", 14)),
+        "PASS_MIN_DAYS": str(expect.get("baseline_pass_min_days", 1)),
+    }
+    seen = {k: conf.get(k) for k in want}
+    observe(seen, want)
+    assert seen["ENCRYPT_METHOD"] == want["ENCRYPT_METHOD"]
+    assert seen["PASS_MAX_DAYS"] is not None and int(seen["PASS_MAX_DAYS"]) <= int(want["PASS_MAX_DAYS"])
+    assert seen["PASS_WARN_AGE"] is not None and int(seen["PASS_WARN_AGE"]) >= int(want["PASS_WARN_AGE"])
+    assert seen["PASS_MIN_DAYS"] is not None and int(seen["PASS_MIN_DAYS"]) >= int(want["PASS_MIN_DAYS"])
+
+
+def test_sk_auth_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    want = str(expect.get("baseline_umask", "027")).zfill(4)
+    session = probe.cmd("sh -c umask").stdout.strip().zfill(4)  # the PAM session of this SSH login
+    login = probe.cmd("bash -lc umask").stdout.strip().zfill(4)  # a login shell (/etc/profile*)
+    login_defs = key_values(probe.cat("/etc/login.defs") or "").get("UMASK", "")
+    observe({"pam_session": session, "login_shell": login, "login.defs UMASK": login_defs}, want)
+    for name, value in (("login shell", login), ("login.defs UMASK", login_defs.zfill(4))):
+        assert int(value, 8) & int(want, 8) == int(want, 8), f"{name} umask {value}, want {want} or stricter"
+
+
+def test_sk_auth_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    limit = int(expect.get("baseline_shell_timeout", 900))
+    r = probe.cmd('bash -lc \'echo "${TMOUT:-}"; readonly -p | grep -c " TMOUT=" || true\'')
+    value, ro = ([*r.stdout.split(), "", "0"])[:2]
+    observe({"TMOUT": value, "readonly": ro != "0"}, {"TMOUT<=": limit, "readonly": True})
+    assert value.isdigit() and 0 < int(value) <= limit, f"TMOUT={value!r}"
+    assert ro != "0", "TMOUT is not readonly"
+
+
+def test_sk_auth_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    r = probe.cmd("sudo -ll -U root 2>&1; visudo -c 2>&1")
+    text = r.stdout
+    defaults = " ".join(re.findall(r"Matching Defaults entries.*?:\n(.*?)(?:\n\n|\nUser )", text, flags=re.S))
+    use_pty = "use_pty" in defaults and "!use_pty" not in defaults
+    logfile = re.search(r"logfile=\"?([^,\s\"]+)", defaults)
+    want_log = str(expect.get("baseline_sudo_logfile", ""))
+    valid = "parsed OK" in text
+    observe({"defaults": " ".join(defaults.split()), "visudo_ok": valid}, {"use_pty": True, "logfile": "set"})
+    assert use_pty, "sudo does not force a pseudo-terminal (use_pty)"
+    assert logfile, "sudo has no logfile"
+    assert not want_log or logfile.group(1) == want_log, f"sudo logs to {logfile.group(1)}, want {want_log}"
+    assert valid, "visudo -c reports errors"
+
+
+def test_sk_pam_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    conf = key_values((probe.cat("/etc/security/faillock.conf") or ""), sep=r"\s*=\s*")
+    auth = probe.cmd(
+        "grep -hE '^[^#]*pam_faillock' /etc/pam.d/common-auth /etc/pam.d/common-account 2>/dev/null"
+    ).stdout
+    want_deny = int(expect.get("baseline_faillock_deny", 5))
+    want_unlock = int(expect.get("baseline_faillock_unlock_time", 900))
+    deny_root = "even_deny_root" in conf or "even_deny_root" in auth
+    observe(
+        {"faillock.conf": conf, "pam": auth.strip().splitlines()},
+        {
+            "deny": want_deny,
+            "unlock_time": want_unlock,
+            "even_deny_root": bool(expect.get("baseline_faillock_deny_root", False)),
+        },
+    )
+    assert "preauth" in auth and "authfail" in auth, "pam_faillock is not in the auth stack (preauth and authfail)"
+    assert int(conf.get("deny", "0")) == want_deny, f"deny={conf.get('deny')}"
+    assert int(conf.get("unlock_time", "0")) == want_unlock, f"unlock_time={conf.get('unlock_time')}"
+    assert deny_root == bool(expect.get("baseline_faillock_even_deny_root", False)), (
+        "root lock-out differs from inventory"
+    )
+
+
+def test_sk_pam_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    conf = key_values(
+        probe.cmd("cat /etc/security/pwquality.conf /etc/security/pwquality.conf.d/*.conf 2>/dev/null").stdout,
+        sep=r"\s*=\s*",
+    )
+    stack = probe.cmd("grep -hE '^[^#]*pam_pwquality' /etc/pam.d/common-password 2>/dev/null").stdout
+    want_len = int(expect.get("baseline_pwquality_minlen", 14))
+    want_class = int(expect.get("baseline_pwquality_minclass", 3))
+    observe(
+        {"pwquality": conf, "pam": stack.strip()},
+        {"minlen": want_len, "minclass": want_class, "enforce_for_root": True},
+    )
+    assert "pam_pwquality" in stack, "pam_pwquality is not in common-password"
+    assert int(conf.get("minlen", "0")) >= want_len
+    assert int(conf.get("minclass", "0")) >= want_class
+    assert "enforce_for_root" in conf or "enforce_for_root" in stack, "not enforced for root"
