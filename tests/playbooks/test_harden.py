@@ -22,6 +22,7 @@ Times of the first converge and of the idempotent re-run are printed (run with -
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sitekit.controls import load_controls
 
 REPO = Path(__file__).resolve().parents[2]
 CC = "zh"
@@ -212,6 +215,24 @@ def test_hardened_state_is_effective(lab: Lab, converged: dict[str, object]) -> 
     assert "policy drop" in ruleset and "10.98.250.0/24" in ruleset
     assert "noexec" in lab.ssh(HOSTS[0], "findmnt -no OPTIONS /tmp").stdout
     assert lab.ssh(HOSTS[1], "cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"  # SK-SYS-003
+
+
+def test_verify_passes_every_applicable_control(lab: Lab, converged: dict[str, object], tmp_path: Path) -> None:
+    """The done-when of hardening: after converge, `sitekit verify` passes every control the host's tier
+    can verify; the rest are skipped with a reason, and none of them is a container-verifiable control."""
+    out = tmp_path / "evidence"
+    proc = lab.sitekit("verify", CC, "--lab", "--out", str(out), check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    tiers = {c.id: c.tier for c in load_controls()}
+    for host in HOSTS:
+        evidence = json.loads((out / f"{host}.json").read_text())
+        assert evidence["summary"]["failed"] == 0 and evidence["summary"]["error"] == 0, evidence["summary"]
+        assert evidence["summary"]["passed"] > 40, evidence["summary"]
+        for row in evidence["results"]:
+            if row["result"] == "skipped":
+                assert row["reason"], row
+                assert tiers[row["control"]] == "vm" or row["reason"].startswith("not applicable"), row
+        assert (out / f"{host}.junit.xml").is_file()
 
 
 def test_sshd_option_that_locks_out_is_refused_before_install(lab: Lab, converged: dict[str, object]) -> None:
