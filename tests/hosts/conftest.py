@@ -42,7 +42,7 @@ for _c in CONTROLS:
     BY_CHECK.setdefault(_c.check, []).append(_c)
 
 SYSCTL_CMD = (
-    "grep -r . /proc/sys/net/ipv4 /proc/sys/net/ipv6/conf /proc/sys/kernel /proc/sys/fs "
+    "grep -r . /proc/sys/net/ipv4 /proc/sys/net/ipv6/conf /proc/sys/net/core /proc/sys/kernel /proc/sys/fs "
     "/proc/sys/vm /proc/sys/user /proc/sys/dev/tty"
 )
 MODPROBE_CMD = "modprobe -c 2>/dev/null | grep -E '^(blacklist|install|options|softdep) '"
@@ -151,8 +151,10 @@ class Probe:
     def facts(self) -> dict[str, Any]:
         def gather() -> dict[str, Any]:
             script = (
-                "hostname; uname -r; uname -m; systemd-detect-virt 2>/dev/null || echo none; "
-                "systemd-detect-virt -c 2>/dev/null || echo none; "
+                # systemd-detect-virt prints "none" AND exits 1 outside a VM or container: one line each,
+                # whatever it prints or however it exits (an extra line would shift every fact below).
+                "hostname; uname -r; uname -m; v=$(systemd-detect-virt 2>/dev/null); echo \"${v:-none}\"; "
+                'c=$(systemd-detect-virt -c 2>/dev/null); echo "${c:-none}"; '
                 '. /etc/os-release 2>/dev/null; echo "$PRETTY_NAME"; '
                 "cat /etc/machine-id 2>/dev/null || echo; id -un"
             )
