@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sitekit.errors import UserError
-from sitekit.lab import container, inventory, keys, mirror, netns, probe, procs, rootfs, vm
+from sitekit.lab import container, inventory, keys, mirror, netns, ntp, probe, procs, rootfs, vm
 from sitekit.lab.layout import Layout, check_cc, layout_for
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.state import LabState, known_labs, lab_dir
@@ -122,6 +122,10 @@ def _start(
         keyring = mirror.publish(pool, lab, layout).read_bytes()
         state.procs.append(mirror.serve(lab, layout))
         state.save()
+        ntp_server = ntp.serve(lab, layout, pool)
+        if ntp_server is not None:
+            state.procs.append(ntp_server)
+            state.save()
     host_keys: dict[str, list[str]] = {}
     booted: dict[str, float] = {}
     with phase("start hosts", timings):
@@ -229,7 +233,9 @@ def status(cc: str | None) -> list[str]:
             continue
         health = "up" if _healthy(state) else ("starting or broken" if state.ready is False else "degraded")
         mirror_ok = all(p.alive() for p in state.procs)
-        lines.append(f"{code}: {health} ({state.tier}), netns {state.netns}, mirror {'up' if mirror_ok else 'down'}")
+        lines.append(
+            f"{code}: {health} ({state.tier}), netns {state.netns}, mirror and NTP {'up' if mirror_ok else 'down'}"
+        )
         for rec in state.hosts:
             alive = bool(rec.procs) and all(p.alive() for p in rec.procs)
             lines.append(f"  {rec.name:<16} {rec.address:<15} {'running' if alive else 'stopped'}")

@@ -47,6 +47,8 @@ class Layout:
     mirror_host: str
     mirror_path: str
     service_addresses: tuple[ipaddress.IPv4Address, ...]
+    ntp_addresses: tuple[ipaddress.IPv4Address, ...] = ()
+    """The spec's NTP servers, which the lab serves itself (sitekit.lab.ntp)."""
 
     @property
     def mirror_url(self) -> str:
@@ -110,4 +112,5 @@ def layout_for(cc: str, site: Site, only: tuple[str, ...] = ()) -> Layout:
         mirror_host=url.hostname or str(mirror.addresses[0]),
         mirror_path=url.path.rstrip("/") or "/debian",
         service_addresses=services,
+        ntp_addresses=tuple(site.residency.ntp_servers),
     )

@@ -53,6 +53,11 @@ def create(name: str, addresses: list[ipaddress.IPv4Interface]) -> None:
     for addr in addresses:
         run(["ip", "-n", name, "addr", "add", str(addr), "dev", BRIDGE])
     run(["ip", "-n", name, "link", "set", BRIDGE, "up"])
+    # Answer and ask ARP like a router on the node network: with the default (0) an ARP request for a
+    # host carries the operator address as its sender, which a host hardened with arp_ignore = 2 (only
+    # same-subnet senders, SK-SYS-019) never answers. A per-namespace setting: the lab's namespace only.
+    run(["nsenter", f"--net=/run/netns/{name}", "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_announce=2"])
+    run(["nsenter", f"--net=/run/netns/{name}", "sysctl", "-q", "-w", f"net.ipv4.conf.{BRIDGE}.arp_announce=2"])
 
 
 def delete(name: str) -> None:

@@ -52,6 +52,9 @@ VM_PACKAGES: tuple[str, ...] = (
 
 MIRROR_PACKAGES: tuple[str, ...] = (
     "chrony",  # time from the in-country NTP servers
+    "logrotate",  # baseline: rotated logs
+    "apparmor",  # baseline: AppArmor profiles (enforced where the host owns its kernel)
+    "libpam-apparmor",  # baseline: AppArmor hats for PAM sessions
     "auditd",  # audit daemon and rules (runs on the VM tier only)
     "audispd-plugins",  # audit remote logging
     "softhsm2",  # PKCS#11 backend for the lab's key custody
