@@ -278,6 +278,7 @@ def prefetch_commands(folder: Path = Path(__file__).parent) -> list[str]:
         "findmnt -J -o TARGET,SOURCE,FSTYPE,OPTIONS",
         "auditctl -l",
         MODPROBE_CMD,
+        "systemd-analyze cat-config sysctl.d 2>/dev/null",
     ]
     for path in sorted(folder.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):

@@ -112,11 +112,35 @@ def test_sk_aud_007(probe: Any, expect: Any, observe: Any, control: Any) -> None
 
 def test_sk_aud_008(probe: Any, observe: Any, control: Any) -> None:
     rules = _rules(probe)
-    calls = _syscalls(rules, "mount", "chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown")
+    names = ("mount", "chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown", "setxattr", "lsetxattr")
+    names += ("fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "rename", "renameat", "rmdir", "unlink")
+    names += ("unlinkat",)
+    calls = {
+        f"{abi}:{name}": ok
+        for abi in ("b64", "b32")
+        for name, ok in _syscalls([r for r in rules if f"arch={abi}" in r], *names).items()
+    }
     denied = [r for r in rules if "exit=-EACCES" in r or "exit=-EPERM" in r or "exit=-13" in r or "exit=-1" in r]
-    observe({**calls, "denied_access_rules": len(denied)}, "mount, chmod/chown family and EACCES/EPERM audited")
+    observe({**calls, "denied_access_rules": len(denied)}, "all of these, for both ABIs, and EACCES/EPERM audited")
     assert all(calls.values()), f"not audited: {[k for k, v in calls.items() if not v]}"
     assert denied, "denied file access (EACCES/EPERM) is not audited"
+
+
+def test_sk_aud_010(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    tallies = str(expect.get("audit_faillock_dir", "/var/log/faillock"))
+    _watch_all(probe, observe, [tallies, "/var/log/lastlog", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp"])
+
+
+def test_sk_aud_011(probe: Any, observe: Any, control: Any) -> None:
+    rules = _rules(probe)
+    calls = {
+        f"{abi}:{name}": ok
+        for abi in ("b64", "b32")
+        for name, ok in _syscalls([r for r in rules if f"arch={abi}" in r], "sethostname", "setdomainname").items()
+    }
+    observe(calls, "sethostname and setdomainname, both ABIs")
+    assert all(calls.values()), f"not audited: {[k for k, v in calls.items() if not v]}"
+    _watch_all(probe, observe, ["/etc/issue", "/etc/issue.net", "/etc/hosts", "/etc/hostname", "/etc/network/"])
 
 
 def test_sk_aud_009(probe: Any, observe: Any, control: Any) -> None:

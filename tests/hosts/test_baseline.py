@@ -104,6 +104,29 @@ def test_sk_fs_004(probe: Any, observe: Any, control: Any) -> None:
     assert not bad, "; ".join(bad)
 
 
+def test_sk_fs_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    min_uid = int(expect.get("baseline_home_min_uid", 1000))
+    script = (
+        f"getent passwd | awk -F: '$3 >= {min_uid} && $3 < 65534 {{print $6}}' | while read -r h; do "
+        '[ -d "$h" ] && [ "$h" != / ] && { find "$h" -xdev \\( -type f -o -type d \\) -perm /0027; '
+        "find \"$h\" -maxdepth 1 -xdev -type f -name '.*' -perm /0031; }; done"
+    )
+    loose = sorted(set(probe.cmd(script).stdout.split()))
+    observe(loose, [])
+    assert not loose, f"{len(loose)} home files group-writable or open to others: {loose[:10]}"
+
+
+def test_sk_mac_001(probe: Any, observe: Any, control: Any) -> None:
+    enabled = probe.cmd("cat /sys/module/apparmor/parameters/enabled 2>/dev/null").stdout.strip()
+    unit = probe.cmd("systemctl is-enabled apparmor.service; systemctl is-active apparmor.service").stdout.split()
+    loaded = probe.cmd("cat /sys/kernel/security/apparmor/profiles 2>/dev/null | wc -l").stdout.strip()
+    seen = {"kernel": enabled, "unit": unit, "profiles loaded": loaded}
+    observe(seen, {"kernel": "Y", "unit": ["enabled", "active"], "profiles loaded": "> 0"})
+    assert enabled == "Y", "AppArmor is not enabled in the kernel"
+    assert unit[:2] == ["enabled", "active"], f"apparmor.service is {unit}"
+    assert loaded.isdigit() and int(loaded) > 0, "no AppArmor profile is loaded"
+
+
 def test_sk_auth_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     conf = key_values(probe.cat("/etc/login.defs") or "")
     want = {
@@ -118,6 +141,12 @@ def test_sk_auth_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert seen["PASS_MAX_DAYS"] is not None and int(seen["PASS_MAX_DAYS"]) <= int(want["PASS_MAX_DAYS"])
     assert seen["PASS_WARN_AGE"] is not None and int(seen["PASS_WARN_AGE"]) >= int(want["PASS_WARN_AGE"])
     assert seen["PASS_MIN_DAYS"] is not None and int(seen["PASS_MIN_DAYS"]) >= int(want["PASS_MIN_DAYS"])
+    # login.defs only ages accounts created later: root (and any account with a password) must be aged too.
+    rows = probe.cmd("getent shadow | awk -F: '$2 !~ /^[!*]/ || $1 == \"root\" {print $1\":\"$5}'").stdout
+    aged = dict(line.split(":", 1) for line in rows.split() if ":" in line)
+    observe({**seen, "max days of accounts with a password": aged}, want)
+    too_long = [u for u, days in aged.items() if not days.isdigit() or int(days) > int(want["PASS_MAX_DAYS"])]
+    assert not too_long, f"accounts without password ageing: {too_long}"
 
 
 def test_sk_auth_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:

@@ -45,7 +45,11 @@ def test_sk_time_001(probe: Any, expect: Any, observe: Any, hostvars: dict[str, 
 
 def test_sk_time_002(probe: Any, observe: Any, control: Any) -> None:
     active = probe.cmd("systemctl is-active chrony").stdout.strip()
-    tracking = probe.cmd("chronyc -n tracking").stdout
+    # Right after a converge chrony may still be on its first polls: give it up to 30 s to synchronise
+    # (an already synchronised host answers at once), then read what it tracks.
+    tracking = probe.cmd(
+        "systemctl -q is-active chrony && chronyc -n waitsync 30 0 0 1 >/dev/null 2>&1; chronyc -n tracking"
+    ).stdout
     leap = re.search(r"Leap status\s*:\s*(.+)", tracking)
     ref = re.search(r"Reference ID\s*:\s*(.+)", tracking)
     observe(

@@ -166,3 +166,17 @@ def test_sk_sys_018(probe: Any, expect: Any, observe: Any, control: Any) -> None
     for key, value in wanted.items():
         if value is not None:
             assert seen[key] == str(value), f"{key}={seen[key]} (want {value})"
+
+
+def test_sk_sys_019(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _check(
+        control,
+        probe,
+        expect,
+        observe,
+        {"net.ipv4.conf.all.accept_local": 0, "net.ipv4.conf.all.route_localnet": 0, "net.ipv4.tcp_rfc1337": 1},
+    )
+
+
+def test_sk_sys_020(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    _check(control, probe, expect, observe, {"kernel.panic_on_oops": 1, "vm.mmap_min_addr": 65536})
