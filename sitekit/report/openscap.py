@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -156,7 +157,9 @@ def run_scan(
 ) -> Path:
     """Scan `host` in place; return the local path of the XCCDF results."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    control = f"/tmp/sk-scan-{hashlib.sha1(host.name.encode()).hexdigest()[:8]}"
+    # One master connection per scan run: two labs (or two countries' fleets) reuse host names, and a
+    # path derived from the name alone let one scan ride, and then tear down, another scan's connection.
+    control = f"/tmp/sk-scan-{secrets.token_hex(6)}"
     sudo = become_prefix(host) or ("sudo -n " if str(host.variables.get("ansible_user", "root")) != "root" else "")
     d = REMOTE_DIR
     try:
