@@ -214,3 +214,16 @@ def test_encryption_config_only_on_control_plane(lab: Path, converged: dict[str,
     gpu = subprocess.run(["ssh", "-F", cfg, f"{CC}-gpu-1", probe], capture_output=True, text=True, timeout=60)
     assert cp.stdout.strip() == "600 root"
     assert gpu.stdout.strip().endswith("absent")
+
+
+def test_keys_role_files_meet_the_ssh_controls(lab: Path, converged: dict[str, str], tmp_path: Path) -> None:
+    """What the keys role adds to sshd (its drop-in, the CA and principals files) must satisfy the ssh
+    role's own controls: the file modes and the effective sshd configuration are checked by the same
+    host checks `sitekit verify` runs after a full site.yml."""
+    out = tmp_path / "evidence"
+    controls = [arg for c in ("SK-SSH-001", "SK-SSH-015") for arg in ("--control", c)]
+    proc = _sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for host in (f"{CC}-cp-1", f"{CC}-gpu-1", f"{CC}-gpu-2"):
+        rows = json.loads((out / f"{host}.json").read_text())["results"]
+        assert {r["control"]: r["result"] for r in rows} == {"SK-SSH-001": "passed", "SK-SSH-015": "passed"}, rows
