@@ -17,3 +17,29 @@ step "plan every country's cluster offline (Pulumi mocks; no cluster, no Pulumi 
 for c in $(sitekit validate | awk '$1=="ok"{print $2}'); do
   sitekit plan "$c"
 done
+step "start the lab for $cc: one real Debian host per spec host (systemd-nspawn, private network namespace)"
+sitekit lab up "$cc"
+state="${SITEKIT_STATE:-$HOME/.local/state/sitekit}"
+inventory="$state/lab/$cc/inventory"
+step "create $cc's key hierarchy in a SoftHSM2 token (pkcs11 backend, as the spec says)"
+# The demo token's PINs are generated once and kept in the state folder (0600), never in the tree or
+# the log; a real site types them at the ceremony or takes them from its secret store.
+pins="$state/demo/$cc-token.env"
+if [ -z "${SITEKIT_PKCS11_PIN:-}" ]; then
+  if [ ! -f "$pins" ]; then
+    mkdir -p "$(dirname "$pins")" && chmod 0700 "$(dirname "$pins")"
+    (umask 077
+     printf 'SITEKIT_PKCS11_PIN=%s\nSITEKIT_PKCS11_SO_PIN=%s\n' \
+       "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
+       > "$pins.tmp" && mv "$pins.tmp" "$pins")
+  fi
+  set -a; . "$pins"; set +a
+fi
+sitekit keys init "$cc"
+sitekit keys status "$cc"
+step "harden the lab hosts and install their keys (playbooks/site.yml over real SSH)"
+ansible-playbook -i "$inventory" playbooks/site.yml
+step "verify every control on every lab host (testinfra over SSH; evidence as JSON and JUnit)"
+sitekit verify "$cc" --lab
+printf '\nThe lab is still running: ssh -F %s %s-cp-1; remove it with: sitekit lab down %s\n' \
+  "$state/lab/$cc/ssh_config" "$cc" "$cc"
