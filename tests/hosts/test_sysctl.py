@@ -92,6 +92,10 @@ def test_sk_sys_007(probe: Any, expect: Any, observe: Any, control: Any) -> None
 
 def test_sk_sys_008(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     _check(control, probe, expect, observe, {"kernel.kptr_restrict": 2, "kernel.dmesg_restrict": 1})
+    # The same addresses are in the kernel's symbol map on disk: root's alone.
+    loose = probe.cmd("find /boot -maxdepth 1 -name 'System.map-*' -perm /0077 2>/dev/null").stdout.split()
+    observe({"System.map readable by others": loose}, [])
+    assert not loose, f"kernel symbol maps readable by others: {loose}"
 
 
 def test_sk_sys_009(probe: Any, expect: Any, observe: Any, control: Any) -> None:
