@@ -127,7 +127,9 @@ def converged(vm_lab: VmLab) -> dict[str, str]:
 def test_vm_tier_controls_pass(vm_lab: VmLab, converged: dict[str, str], tmp_path: Path) -> None:
     assert _recap(converged["first"])[HOST]["failed"] == 0
     out = tmp_path / "evidence"
-    proc = vm_lab.sitekit("verify", CC, "--lab", "--out", str(out), check=False)
+    proc = vm_lab.sitekit(
+        "verify", CC, "--lab", "--out", str(out), "--tests", str(REPO / "tests" / "hosts"), check=False
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     evidence = json.loads((out / f"{HOST}.json").read_text())
     assert evidence["facts"]["tier"] == "vm", evidence["facts"]

@@ -222,7 +222,9 @@ def test_keys_role_files_meet_the_ssh_controls(lab: Path, converged: dict[str, s
     host checks `sitekit verify` runs after a full site.yml."""
     out = tmp_path / "evidence"
     controls = [arg for c in ("SK-SSH-001", "SK-SSH-015") for arg in ("--control", c)]
-    proc = _sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
+    proc = _sitekit(
+        "verify", CC, "--lab", "--out", str(out), "--tests", str(REPO / "tests" / "hosts"), *controls, check=False
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     for host in (f"{CC}-cp-1", f"{CC}-gpu-1", f"{CC}-gpu-2"):
         rows = json.loads((out / f"{host}.json").read_text())["results"]
