@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from labcopy import private_fleet
 
 from sitekit.controls import load_controls
 
@@ -51,17 +52,6 @@ WATCHED = (
     "/etc/fstab",
     "/etc/apt/sources.list.d/sitekit-lab.sources",
 )
-
-
-def _private_fleet(folder: Path) -> Path:
-    """baseline.yaml plus ee.yaml renamed to CC with 10.20/16 moved to 10.98/16."""
-    folder.mkdir()
-    shutil.copy(REPO / "sites" / "baseline.yaml", folder / "baseline.yaml")
-    text = (REPO / "sites" / "ee.yaml").read_text()
-    text = text.replace("code: EE", f"code: {CC.upper()}").replace("ee.sovereign", f"{CC}.sovereign")
-    text = text.replace("ee-", f"{CC}-").replace("10.20.", "10.98.")
-    (folder / f"{CC}.yaml").write_text(text)
-    return folder
 
 
 class Lab:
@@ -127,7 +117,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if missing:
         pytest.skip(f"missing tools: {', '.join(missing)}")
     state = tmp_path_factory.mktemp("harden-lab-state")
-    sites = _private_fleet(state / "sites")
+    sites = private_fleet(state / "sites", CC, 98)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SITEKIT_STATE", str(state))
         lab = Lab(state, sites)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from labcopy import private_fleet
 
 from sitekit.controls import load_controls
 
@@ -37,17 +38,6 @@ TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh", "qemu-system-x8
 pytestmark = [pytest.mark.lab, pytest.mark.vm, pytest.mark.slow]
 # The only vm-tier skip a VM may report, and why (see tests/hosts/test_gpu.py).
 ALLOWED_SKIPS = {"SK-GPU-005": "boots its kernel directly"}
-
-
-def _private_fleet(folder: Path) -> Path:
-    """baseline.yaml plus ee.yaml renamed to CC with 10.20/16 moved to 10.96/16."""
-    folder.mkdir()
-    shutil.copy(REPO / "sites" / "baseline.yaml", folder / "baseline.yaml")
-    text = (REPO / "sites" / "ee.yaml").read_text()
-    text = text.replace("code: EE", f"code: {CC.upper()}").replace("ee.sovereign", f"{CC}.sovereign")
-    text = text.replace("ee-", f"{CC}-").replace("10.20.", "10.96.")
-    (folder / f"{CC}.yaml").write_text(text)
-    return folder
 
 
 def _recap(output: str) -> dict[str, dict[str, int]]:
@@ -100,7 +90,7 @@ def vm_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmLab]:
     if missing:
         pytest.skip(f"missing tools: {', '.join(missing)}")
     state = tmp_path_factory.mktemp("harden-vm-state")
-    sites = _private_fleet(state / "sites")
+    sites = private_fleet(state / "sites", CC, 96)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SITEKIT_STATE", str(state))
         lab = VmLab(state, sites)

@@ -22,23 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from labcopy import private_fleet
 
 REPO = Path(__file__).resolve().parents[2]
 CC = "zk"  # a private copy of ee: its own netns and addresses, so parallel ee labs never collide
 SITES: Path = REPO / "sites"
 TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh", "ssh-keygen", "softhsm2-util")
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-
-def _private_fleet(folder: Path) -> Path:
-    """baseline.yaml plus ee.yaml renamed to CC with 10.20/16 moved to 10.97/16."""
-    folder.mkdir()
-    shutil.copy(REPO / "sites" / "baseline.yaml", folder / "baseline.yaml")
-    text = (REPO / "sites" / "ee.yaml").read_text()
-    text = text.replace("code: EE", f"code: {CC.upper()}").replace("ee.sovereign", f"{CC}.sovereign")
-    text = text.replace("ee-", f"{CC}-").replace("10.20.", "10.97.")
-    (folder / f"{CC}.yaml").write_text(text)
-    return folder
 
 
 def _sitekit(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -63,7 +53,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         pytest.skip(f"missing tools: {', '.join(missing)}")
     state = tmp_path_factory.mktemp("keys-lab-state")
     global SITES
-    SITES = _private_fleet(state / "sites")
+    SITES = private_fleet(state / "sites", CC, 97)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SITEKIT_STATE", str(state))
         mp.setenv("SITEKIT_PKCS11_PIN", "lab-pin-2468")
