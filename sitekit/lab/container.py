@@ -18,7 +18,6 @@ capabilities (mount options, audit, kernel sysctls) belong to the VM tier.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -105,31 +104,24 @@ def _ids(root: Path, user: str) -> tuple[int, int]:
 
 def start(layout: Layout, host: LabHost, root: Path, folder: Path) -> tuple[ProcRef, ProcRef]:
     """Boot the host with nspawn; return (nspawn, container PID 1) once its network namespace exists."""
-    log = open(folder / "console.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        proc = subprocess.Popen(
-            [
-                "systemd-nspawn",
-                "--boot",
-                "--quiet",
-                f"--directory={root}",
-                f"--machine={machine_name(layout.cc, host.name)}",
-                f"--hostname={host.name}",
-                "--register=no",
-                "--keep-unit",
-                "--private-network",
-                "--resolv-conf=off",
-                "--timezone=off",
-                "--link-journal=no",
-                "--console=pipe",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    proc = procs.spawn(
+        [
+            "systemd-nspawn",
+            "--boot",
+            "--quiet",
+            f"--directory={root}",
+            f"--machine={machine_name(layout.cc, host.name)}",
+            f"--hostname={host.name}",
+            "--register=no",
+            "--keep-unit",
+            "--private-network",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=pipe",
+        ],
+        folder / "console.log",
+    )
     nspawn = ProcRef.of(proc.pid)
     mine = procs.net_ns(os.getpid())
     deadline = time.monotonic() + 20

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sitekit.lab import packages
+from sitekit.lab import packages, procs
 from sitekit.lab.layout import Layout
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.util import LabError, atomic_write, build_lock, require_tools, run
@@ -153,28 +153,21 @@ def publish(pool: Path, lab: Path, layout: Layout) -> Path:
 
 def serve(lab: Path, layout: Layout) -> ProcRef:
     """Start the mirror's HTTP server inside the lab namespace on the spec's mirror address, port 80."""
-    log = open(lab / "mirror.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        proc = subprocess.Popen(
-            [
-                "nsenter",
-                f"--net=/run/netns/{layout.netns}",
-                "/usr/bin/python3",
-                "-m",
-                "http.server",
-                "80",
-                "--bind",
-                str(layout.mirror_address),
-                "--directory",
-                str(lab / "mirror"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    proc = procs.spawn(
+        [
+            "nsenter",
+            f"--net=/run/netns/{layout.netns}",
+            "/usr/bin/python3",
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            str(layout.mirror_address),
+            "--directory",
+            str(lab / "mirror"),
+        ],
+        lab / "mirror.log",
+    )
     ref = ProcRef.of(proc.pid)
     if ref is None:
         raise LabError("the lab mirror's HTTP server exited at once; see mirror.log in the lab folder")

@@ -12,9 +12,9 @@ own ranges. `down` stops it by its recorded pid like every other lab process.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
+from sitekit.lab import procs
 from sitekit.lab.layout import Layout
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.util import LabError, atomic_write, build_lock, require_tools, run
@@ -69,32 +69,11 @@ def serve(lab: Path, layout: Layout, pool: Path) -> ProcRef | None:
     binary = chronyd_binary(pool)
     conf = lab / "chrony.conf"
     atomic_write(conf, config(layout, lab))
-    log = open(lab / "ntp.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        proc = subprocess.Popen(
-            # -d: stay in the foreground (the recorded pid is chronyd's); -x: never adjust the system clock;
-            # -u root: the package's _chrony user does not exist on this machine; -F 0: no seccomp filter
-            # (its syscall list is tuned for the packaged service, not for this unpacked copy).
-            [
-                "nsenter",
-                f"--net=/run/netns/{layout.netns}",
-                str(binary),
-                "-d",
-                "-x",
-                "-u",
-                "root",
-                "-F",
-                "0",
-                "-f",
-                str(conf),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    # -d: stay in the foreground (the recorded pid is chronyd's); -x: never adjust the system clock;
+    # -u root: the package's _chrony user does not exist on this machine; -F 0: no seccomp filter
+    # (its syscall list is tuned for the packaged service, not for this unpacked copy).
+    argv = ["nsenter", f"--net=/run/netns/{layout.netns}", str(binary), "-d", "-x", "-u", "root", "-F", "0"]
+    proc = procs.spawn([*argv, "-f", str(conf)], lab / "ntp.log")
     ref = ProcRef.of(proc.pid)
     if ref is None or proc.poll() is not None:
         raise LabError(f"the lab NTP server (chronyd) exited at once; see {lab / 'ntp.log'}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +114,13 @@ def _reap() -> None:
             pid, _ = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
+
+
+def spawn(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a long-lived lab process in its own session, its output appended to `log`.
+
+    Every background process of a lab (nspawn, QEMU, swtpm, the mirror and NTP servers) starts this way:
+    no stdin, a log the operator can read after a failed `up`, and a session of its own so a signal to
+    the controller's terminal never reaches it (`down` stops it by its recorded pid)."""
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)

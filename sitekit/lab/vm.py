@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from sitekit.lab import container, netns
+from sitekit.lab import container, netns, procs
 from sitekit.lab.layout import LabHost, Layout
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.state import LabState
@@ -128,27 +128,20 @@ def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, k
     tpm_dir.mkdir(exist_ok=True)
     sock = folder / "swtpm.sock"
     sock.unlink(missing_ok=True)
-    log = open(folder / "swtpm.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        tpm = subprocess.Popen(
-            [
-                "swtpm",
-                "socket",
-                "--tpm2",
-                "--tpmstate",
-                f"dir={tpm_dir}",
-                "--ctrl",
-                f"type=unixio,path={sock}",
-                "--flags",
-                "startup-clear",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    tpm = procs.spawn(
+        [
+            "swtpm",
+            "socket",
+            "--tpm2",
+            "--tpmstate",
+            f"dir={tpm_dir}",
+            "--ctrl",
+            f"type=unixio,path={sock}",
+            "--flags",
+            "startup-clear",
+        ],
+        folder / "swtpm.log",
+    )
     refs = [r for r in (ProcRef.of(tpm.pid),) if r is not None]
     deadline = time.monotonic() + 10
     while not sock.exists() and time.monotonic() < deadline:
@@ -194,11 +187,7 @@ def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, k
         "-device",
         "virtio-rng-pci",
     ]
-    log = open(folder / "qemu.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    finally:
-        log.close()
+    qemu = procs.spawn(cmd, folder / "qemu.log")
     ref = ProcRef.of(qemu.pid)
     if ref is None:
         raise LabError(f"QEMU for {host.name} exited at once; see {folder}/qemu.log")
