@@ -1,4 +1,4 @@
-"""A private copy of the ee demo site for the playbook tests, so each test's lab never meets another's.
+"""Helpers for the playbook tests: a private copy of the ee demo site, and Ansible's play recap.
 
 Lab network namespaces are named after the country and hosts keep their spec addresses, so a test that
 wants its own lab renames the country and moves its 10.20/16 ranges to a block of its own.
@@ -6,6 +6,7 @@ wants its own lab renames the country and moves its 10.20/16 ranges to a block o
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -21,3 +22,17 @@ def private_fleet(folder: Path, cc: str, second_octet: int) -> Path:
     text = text.replace("ee-", f"{cc}-").replace("10.20.", f"10.{second_octet}.")
     (folder / f"{cc}.yaml").write_text(text)
     return folder
+
+
+def play_recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of an ansible-playbook run: host -> ok, changed, unreachable, failed."""
+    pattern = r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+    return {
+        m.group(1): {
+            "ok": int(m.group(2)),
+            "changed": int(m.group(3)),
+            "unreachable": int(m.group(4)),
+            "failed": int(m.group(5)),
+        }
+        for m in re.finditer(pattern, output, re.M)
+    }

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labcopy import private_fleet
+from labcopy import play_recap, private_fleet
 
 from sitekit.controls import load_controls
 
@@ -134,19 +133,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             lab.sitekit("lab", "down", CC, check=False)
 
 
-def _recap(output: str) -> dict[str, dict[str, int]]:
-    pattern = r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-    return {
-        m.group(1): {
-            "ok": int(m.group(2)),
-            "changed": int(m.group(3)),
-            "unreachable": int(m.group(4)),
-            "failed": int(m.group(5)),
-        }
-        for m in re.finditer(pattern, output, re.M)
-    }
-
-
 def _fingerprint(lab: Lab, host: str) -> str:
     files = " ".join(WATCHED)
     out = lab.ssh(host, f"sudo sh -c 'sha256sum {files} 2>&1; findmnt -no OPTIONS /tmp; nft list ruleset | sha256sum'")
@@ -183,16 +169,16 @@ def converged(lab: Lab) -> dict[str, object]:
 
 
 def test_check_mode_on_fresh_hosts_changes_nothing(converged: dict[str, object]) -> None:
-    recap = _recap(str(converged["check"]))
+    recap = play_recap(str(converged["check"]))
     assert set(recap) == set(HOSTS)
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), converged["check"]
     assert converged["before"] == converged["after_check"]
 
 
 def test_converges_then_second_run_changes_nothing(converged: dict[str, object]) -> None:
-    first = _recap(str(converged["first"]))
+    first = play_recap(str(converged["first"]))
     assert set(first) == set(HOSTS) and all(r["changed"] > 0 for r in first.values())
-    second = _recap(str(converged["second"]))
+    second = play_recap(str(converged["second"]))
     assert {h: r["changed"] for h, r in second.items()} == dict.fromkeys(HOSTS, 0), converged["second"]
 
 
@@ -290,10 +276,10 @@ def test_interrupted_converge_converges_on_rerun(lab: Lab, converged: dict[str, 
     assert lab.ssh(host, interrupted).returncode == 0
     assert "maxauthtries 6" in lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
     rerun = lab.playbook("-l", host)
-    assert _recap(rerun.stdout)[host]["failed"] == 0
+    assert play_recap(rerun.stdout)[host]["failed"] == 0
     effective = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
     assert "maxauthtries 3" in effective
     assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/ssh && echo pending").stdout.strip() == ""
     again = lab.playbook("-l", host)
-    assert _recap(again.stdout)[host]["changed"] == 0, again.stdout[-3000:]
+    assert play_recap(again.stdout)[host]["changed"] == 0, again.stdout[-3000:]
     _assert_fresh_login(lab, host)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labcopy import private_fleet
+from labcopy import play_recap, private_fleet
 
 from sitekit.controls import load_controls
 
@@ -38,14 +37,6 @@ TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh", "qemu-system-x8
 pytestmark = [pytest.mark.lab, pytest.mark.vm, pytest.mark.slow]
 # The only vm-tier skip a VM may report, and why (see tests/hosts/test_gpu.py).
 ALLOWED_SKIPS = {"SK-GPU-005": "boots its kernel directly"}
-
-
-def _recap(output: str) -> dict[str, dict[str, int]]:
-    pattern = r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-    return {
-        m.group(1): {"changed": int(m.group(3)), "unreachable": int(m.group(4)), "failed": int(m.group(5))}
-        for m in re.finditer(pattern, output, re.M)
-    }
 
 
 class VmLab:
@@ -115,7 +106,7 @@ def converged(vm_lab: VmLab) -> dict[str, str]:
 
 
 def test_vm_tier_controls_pass(vm_lab: VmLab, converged: dict[str, str], tmp_path: Path) -> None:
-    assert _recap(converged["first"])[HOST]["failed"] == 0
+    assert play_recap(converged["first"])[HOST]["failed"] == 0
     out = tmp_path / "evidence"
     proc = vm_lab.sitekit(
         "verify", CC, "--lab", "--out", str(out), "--tests", str(REPO / "tests" / "hosts"), check=False
@@ -138,4 +129,4 @@ def test_vm_second_converge_changes_nothing(vm_lab: VmLab, converged: dict[str, 
     t0 = time.monotonic()
     again = vm_lab.playbook()
     print(f"\nharden.yml re-run on one VM-tier host: {time.monotonic() - t0:.1f} s")
-    assert _recap(again.stdout)[HOST]["changed"] == 0, again.stdout[-4000:]
+    assert play_recap(again.stdout)[HOST]["changed"] == 0, again.stdout[-4000:]
