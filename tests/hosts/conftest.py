@@ -153,7 +153,7 @@ class Probe:
             script = (
                 # systemd-detect-virt prints "none" AND exits 1 outside a VM or container: one line each,
                 # whatever it prints or however it exits (an extra line would shift every fact below).
-                "hostname; uname -r; uname -m; v=$(systemd-detect-virt 2>/dev/null); echo \"${v:-none}\"; "
+                'hostname; uname -r; uname -m; v=$(systemd-detect-virt 2>/dev/null); echo "${v:-none}"; '
                 'c=$(systemd-detect-virt -c 2>/dev/null); echo "${c:-none}"; '
                 '. /etc/os-release 2>/dev/null; echo "$PRETTY_NAME"; '
                 "cat /etc/machine-id 2>/dev/null || echo; id -un"
@@ -185,6 +185,28 @@ class Probe:
         if self.in_container:
             return "container"
         return "host" if self.facts()["virt"] in ("none", "") else "vm"
+
+    # -- sysctl: what the next boot will set
+    def boot_sysctls(self) -> dict[str, tuple[str, str]]:
+        """What systemd-sysctl will set at the next boot: every sysctl.d file in the order it applies them
+        (`systemd-analyze cat-config`), the last assignment of a key winning; key -> (value, file)."""
+
+        def read() -> dict[str, tuple[str, str]]:
+            values: dict[str, tuple[str, str]] = {}
+            source = "?"
+            for raw in self.out("systemd-analyze cat-config sysctl.d 2>/dev/null").splitlines():
+                line = raw.strip()
+                if line.startswith("# /"):
+                    source = line[2:].strip()
+                    continue
+                if not line or line[0] in "#;" or "=" not in line:
+                    continue
+                key, _, value = line.partition("=")
+                values[key.strip().lstrip("-").replace("/", ".")] = (" ".join(value.split()), source)
+            return values
+
+        boot: dict[str, tuple[str, str]] = self._once("boot-sysctl", read)
+        return boot
 
     # -- sysctl: runtime values in the host's own namespaces
     def sysctls(self) -> dict[str, str]:

@@ -7,30 +7,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 
-def boot_sysctls(probe: Any) -> dict[str, tuple[str, str]]:
-    """What systemd-sysctl will set at the next boot: every sysctl.d file in the order it applies them
-    (`systemd-analyze cat-config`), the last assignment of a key winning; key -> (value, file)."""
-    out = probe.out("systemd-analyze cat-config sysctl.d 2>/dev/null")
-    values: dict[str, tuple[str, str]] = {}
-    source = "?"
-    for raw in out.splitlines():
-        line = raw.strip()
-        if line.startswith("# /"):
-            source = line[2:].strip()
-            continue
-        if not line or line[0] in "#;" or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().lstrip("-").replace("/", ".")
-        values[key] = (" ".join(value.split()), source)
-    return values
-
-
 def check_sysctls(probe: Any, observe: Callable[..., None], expected: dict[str, Any]) -> None:
     """Compare runtime sysctls (/proc/sys in the host's namespace) with `expected`, and what the next boot
     will set (a vendor file that sorts after ours silently reverts a value at reboot); report all of them."""
     seen = {name: probe.sysctl(name) for name in expected}
-    boot = boot_sysctls(probe)
+    boot = probe.boot_sysctls()
     at_boot = {k: boot.get(k, ("not set", ""))[0] for k in expected}
     observe({"runtime": seen, "next boot": at_boot}, {k: str(v) for k, v in expected.items()})
     wrong = {k: v for k, v in seen.items() if v is None or v.split() != str(expected[k]).split()}
