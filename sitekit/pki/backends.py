@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from sitekit.errors import UserError
+from sitekit.pki import tokenlock
 from sitekit.pki.fsutil import ensure_private_dir, write_private
 from sitekit.pki.secrets import PASSPHRASE_ENV, PIN_ENV, secret_from_env_or_prompt
 
@@ -318,14 +319,26 @@ class Pkcs11Backend(KeyBackend):
 
     kind = "pkcs11"
 
-    def __init__(self, module: str, token_label: str) -> None:
+    def __init__(self, module: str, token_label: str, lock: Path | None = None) -> None:
+        """`lock`: a file that serialises sitekit processes on this token (SoftHSM2 needs it)."""
         self.module = module
         self.token_label = token_label
+        self._lock = lock
         self._session: Any = None
 
     def _open(self) -> Any:
         if self._session is not None:
             return self._session
+        if self._lock is not None:
+            tokenlock.acquire(self._lock)
+        try:
+            self._session = self._login()
+        finally:
+            if self._session is None and self._lock is not None:
+                tokenlock.release(self._lock)
+        return self._session
+
+    def _login(self) -> Any:
         import pkcs11
 
         lib = _load_lib(self.module)
@@ -336,12 +349,13 @@ class Pkcs11Backend(KeyBackend):
                 f"no PKCS#11 token labelled {self.token_label!r} in {self.module}"
                 " (for SoftHSM2 run sitekit keys token-init <cc>)"
             ) from exc
+        except pkcs11.PKCS11Error as exc:
+            raise UserError(f"the PKCS#11 module {self.module} could not list its tokens: {type(exc).__name__}") from exc
         pin = secret_from_env_or_prompt(PIN_ENV, f"User PIN of token {self.token_label}")
         try:
-            self._session = token.open(user_pin=pin, rw=True)
+            return token.open(user_pin=pin, rw=True)
         except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinInvalid, pkcs11.PinLocked) as exc:
             raise UserError(f"the token refused the PIN ({PIN_ENV}): {type(exc).__name__}") from exc
-        return self._session
 
     @staticmethod
     def _label(name: str) -> str:
@@ -471,5 +485,9 @@ class Pkcs11Backend(KeyBackend):
 
     def close(self) -> None:
         if self._session is not None:
-            self._session.close()
-            self._session = None
+            try:
+                self._session.close()
+            finally:
+                self._session = None
+                if self._lock is not None:
+                    tokenlock.release(self._lock)

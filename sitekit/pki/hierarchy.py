@@ -55,6 +55,7 @@ def open_backend(site: Site, layout: Layout) -> KeyBackend:
     module = site.keys.pkcs11.module
     if "softhsm" in module:
         select_softhsm_conf(layout.softhsm)
+        return Pkcs11Backend(module, token_label(site), lock=layout.softhsm_lock)
     return Pkcs11Backend(module, token_label(site))
 
 

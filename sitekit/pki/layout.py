@@ -62,6 +62,11 @@ class Layout:
     def softhsm(self) -> Path:
         return self.base / "softhsm2"
 
+    @property
+    def softhsm_lock(self) -> Path:
+        """Held by the one sitekit process using the country's SoftHSM2 token (see `tokenlock`)."""
+        return self.softhsm / "sitekit.lock"
+
     def cert_path(self, name: str) -> Path:
         return self.certs / f"{name}.pem"
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 from sitekit.errors import UserError
+from sitekit.pki import tokenlock
 from sitekit.pki.backends import reload_on_next_use, select_softhsm_conf
 from sitekit.pki.hierarchy import token_label
 from sitekit.pki.layout import Layout
@@ -38,7 +39,17 @@ def init_softhsm_token(site: Site) -> str:
     tool = shutil.which("softhsm2-util")
     if tool is None:
         raise UserError("softhsm2-util is not installed (apt-get install softhsm2)")
-    select_softhsm_conf(Layout.for_country(site.cc).softhsm)
+    layout = Layout.for_country(site.cc)
+    select_softhsm_conf(layout.softhsm)
+    lock = layout.softhsm_lock
+    tokenlock.acquire(lock)
+    try:
+        return _create(site, tool)
+    finally:
+        tokenlock.release(lock)
+
+
+def _create(site: Site, tool: str) -> str:
     label = token_label(site)
     if token_exists(label):
         return label

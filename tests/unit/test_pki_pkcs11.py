@@ -130,3 +130,42 @@ def test_model_artifact_signed_in_the_token(h: Hierarchy, tmp_path: Path) -> Non
     weights.write_bytes(b"\x01weights" * 1000)
     with pytest.raises(CheckFailed):
         verify_artifact(h, weights)
+
+
+WORKER = """
+import sys
+from pathlib import Path
+from sitekit.pki.hierarchy import Hierarchy
+from sitekit.pki.layout import ROOT
+from sitekit.spec import load_fleet
+
+site = load_fleet(Path(sys.argv[1])).site("ee")
+for _ in range(int(sys.argv[2])):
+    with Hierarchy.open(site) as h:
+        h.backend.public_key(ROOT)
+"""
+
+
+def test_concurrent_processes_all_get_the_token(h: Hierarchy) -> None:
+    """The keys role signs every host at once, one process each; SoftHSM2 alone drops the token for some.
+
+    Without the token lock, four processes opening the token 50 times each failed 65 of 200 opens here
+    (GeneralError from C_GetTokenInfo, SoftHSMv2 issue #757); with it, none.
+    """
+    import os
+    import subprocess
+    import sys
+
+    h.close()  # the fixture's open session holds the token lock; the workers must not wait on it
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(REPO / "sites"), "50"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for _ in range(4)
+    ]
+    results = [(w.wait(timeout=300), w.communicate()[1]) for w in workers]
+    assert [err[-600:] for rc, err in results if rc != 0] == []
