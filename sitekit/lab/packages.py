@@ -63,6 +63,7 @@ MIRROR_PACKAGES: tuple[str, ...] = (
     "libpam-pwquality",  # password quality
     "cryptsetup",  # LUKS (VM tier)
     "cryptsetup-bin",
+    "e2fsprogs",  # mkfs.ext4 for the model volume (Priority: required on real hosts; the lab root omits it)
     "tpm2-tools",  # TPM checks against swtpm (VM tier)
     "rsyslog",  # local and remote logging
     "apt-listchanges",

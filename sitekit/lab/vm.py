@@ -27,6 +27,11 @@ from sitekit.lab.util import LabError, atomic_write, require_tools, run
 from sitekit.paths import cache_dir
 
 DISK_SIZE = "4G"
+DATA_DISK_SIZE = 512 * 1024 * 1024
+DATA_DISK_SERIAL = "sitekit-models"
+"""Every VM gets an empty second disk, as a GPU worker has a data NVMe: the guest's udev names it
+/dev/disk/by-id/virtio-sitekit-models, the baseline spec's `keys.model_volume.device`. Sparse, so it
+costs no space until the keys role formats it."""
 MEMORY_MB = 1024
 KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 audit=1 net.ifnames=0 panic=-1"
 """`audit=1` so auditing is on from boot; `net.ifnames=0` keeps the NIC called eth0 as in containers."""
@@ -105,7 +110,8 @@ def _network_config(layout: Layout, host: LabHost) -> str:
 def build_disk(
     root: Path, layout: Layout, host: LabHost, folder: Path, pub: str, keyring: bytes, state: LabState
 ) -> list[str]:
-    """Make the VM's disk: the root plus the host's own files, as an ext4 image (no loop device needed)."""
+    """Make the VM's disks: the root plus the host's own files as an ext4 image (no loop device needed),
+    and the empty data disk."""
     rec = state.host(host.name)
     rec.mount = str(folder / "root")
     state.save()
@@ -116,6 +122,10 @@ def build_disk(
         disk = folder / "disk.raw"
         disk.unlink(missing_ok=True)
         run(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", merged, disk, DISK_SIZE], timeout=600)
+        data = folder / "data.raw"
+        data.unlink(missing_ok=True)
+        with data.open("wb") as handle:
+            handle.truncate(DATA_DISK_SIZE)
     finally:
         run(["umount", merged], check=False)
     return keys
@@ -173,7 +183,13 @@ def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, k
         "-append",
         KERNEL_CMDLINE,
         "-drive",
-        f"file={folder / 'disk.raw'},if=virtio,format=raw,cache=unsafe",
+        f"file={folder / 'disk.raw'},if=none,id=root,format=raw,cache=unsafe",
+        "-device",  # before the data disk: devices enumerate in command-line order, so the root is vda
+        "virtio-blk-pci,drive=root,serial=sitekit-root",
+        "-drive",
+        f"file={folder / 'data.raw'},if=none,id=data,format=raw,cache=unsafe",
+        "-device",
+        f"virtio-blk-pci,drive=data,serial={DATA_DISK_SERIAL}",
         "-netdev",
         f"tap,id=n0,ifname={tap},script=no,downscript=no",
         "-device",

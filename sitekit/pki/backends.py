@@ -350,7 +350,8 @@ class Pkcs11Backend(KeyBackend):
                 " (for SoftHSM2 run sitekit keys token-init <cc>)"
             ) from exc
         except pkcs11.PKCS11Error as exc:
-            raise UserError(f"the PKCS#11 module {self.module} could not list its tokens: {type(exc).__name__}") from exc
+            detail = type(exc).__name__
+            raise UserError(f"the PKCS#11 module {self.module} could not list its tokens: {detail}") from exc
         pin = secret_from_env_or_prompt(PIN_ENV, f"User PIN of token {self.token_label}")
         try:
             return token.open(user_pin=pin, rw=True)

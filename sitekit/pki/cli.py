@@ -104,6 +104,10 @@ def _status(args: argparse.Namespace) -> int:
                 )
         elif custody:
             print("custody: no exportable backup (non-extractable root in the token)")
+        from sitekit.pki.escrow import escrowed
+
+        for item in escrowed(h):
+            print(f"escrow: recovery key of {item.host} volume {item.volume}, sealed {item.created:%Y-%m-%d}")
     warned = [r for r in table if r.warn]
     for r in warned:
         sys.stderr.write(f"warning: {r.kind} {r.name} expires {r.not_after:%Y-%m-%d}: rotate it\n")
@@ -208,6 +212,18 @@ def _sign_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def _volume_key(args: argparse.Namespace) -> int:
+    """Print a volume's recovery key (SECRET): for the keys role's LUKS tasks (no_log) and for recovery."""
+    from sitekit.pki.escrow import recovery_key
+
+    with _hierarchy(args) as h:
+        key = recovery_key(h, args.host, args.volume, create=not args.no_create)
+    if sys.stdout.isatty():
+        sys.stderr.write("warning: this is the volume's recovery key; it is now on your screen\n")
+    sys.stdout.write(key)
+    return 0
+
+
 def _bundle(args: argparse.Namespace) -> int:
     h = _hierarchy(args)
     h.require()
@@ -308,6 +324,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pubkey", default="-", help="host public key file or - (stdin)")
     p.add_argument("--existing", default=None, help="current certificate file, kept if still good")
     p.add_argument("--json-stdin", action="store_true", help='read {"pubkey": ..., "cert": ...} from stdin')
+    p = cmd("volume-key", _volume_key, "print a host volume's recovery key (SECRET), escrowing a new one first")
+    p.add_argument("--host", required=True, help="host name from the spec")
+    p.add_argument("--volume", default="models", help="volume name (default: models)")
+    p.add_argument("--no-create", action="store_true", help="fail instead of escrowing a new key")
     p = cmd("bundle", _bundle, "print the trust bundle (root and valid intermediates) or one CA's bundle")
     p.add_argument("--ca", choices=INTERMEDIATES, default=None, help="only this intermediate's generations")
     cmd("public", _public, "print every public artefact (bundles, SSH CA keys, known_hosts) as JSON")

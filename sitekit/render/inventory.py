@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from sitekit.spec.loader import site_digest
-from sitekit.spec.models import Endpoint, Host, Site
+from sitekit.spec.models import Endpoint, Host, Keys, Site
 
 # Ansible group per host role (group names cannot contain dashes).
 ROLE_GROUPS: dict[str, str] = {
@@ -117,8 +117,22 @@ def all_vars(site: Site) -> dict[str, Any]:
         "sitekit_pkcs11_module": keys.pkcs11.module if keys.pkcs11 else "",
         "sitekit_pkcs11_token_label": (keys.pkcs11.token_label if keys.pkcs11 else "") or f"sitekit-{site.cc}",
         "sitekit_ssh_user_cert_hours": keys.validity.ssh_user_cert_hours,
+        "sitekit_model_volume": _model_volume(keys),
         "sitekit_kubernetes_version": site.cluster.kubernetes_version,
         "sitekit_spec_digest": site_digest(site),
+    }
+
+
+def _model_volume(keys: Keys) -> dict[str, Any]:
+    """The TPM-bound model volume the keys role manages, or {} when the spec declares none."""
+    vol = keys.model_volume
+    if vol is None:
+        return {}
+    return {
+        "device": vol.device,
+        "mount_point": vol.mount_point,
+        "roles": list(vol.roles),
+        "tpm2_pcrs": list(vol.tpm2_pcrs),
     }
 
 

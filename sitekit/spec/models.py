@@ -310,6 +310,30 @@ class Validity(_Model):
     data_key_days: int = Field(default=180, ge=7, le=730, description="Secrets encryption key lifetime")
 
 
+class ModelVolume(_Model):
+    """The encrypted block device that holds model weights on the hosts of some roles.
+
+    Weights are the country's asset (fine-tuned on its data), so they sit on a LUKS2 volume whose key
+    slot is sealed to the host's TPM (it unlocks unattended at boot on that host, never on another
+    machine the disk is moved to) and whose recovery key is escrowed, sealed by the country's key
+    backend, in the state directory: losing the TPM never loses the data.
+    """
+
+    device: str = Field(
+        pattern=r"^/dev/[A-Za-z0-9._/:-]+$",
+        description="Block device by a stable path (/dev/disk/by-id/...); must be empty or already LUKS2",
+    )
+    mount_point: str = Field(
+        default="/srv/models",
+        pattern=r"^(/[a-z0-9_]+)+$",
+        description="Where the opened volume is mounted (lower case, no dashes: it names the mount unit)",
+    )
+    roles: tuple[Role, ...] = Field(default=("gpu-worker",), min_length=1, description="Host roles that get it")
+    tpm2_pcrs: tuple[Annotated[int, Field(ge=0, le=23)], ...] = Field(
+        default=(7,), description="TPM PCRs the key slot is sealed against (7: Secure Boot policy)"
+    )
+
+
 class Keys(_Model):
     """Key custody and lifetimes."""
 
@@ -319,6 +343,9 @@ class Keys(_Model):
     threshold: int = Field(ge=1, le=16, description="Shares needed to restore the root (M)")
     validity: Validity = Field(default_factory=Validity, description="Lifetimes")
     rotation_window_days: int = Field(default=30, ge=1, le=365, description="Warn and rotate this long before expiry")
+    model_volume: ModelVolume | None = Field(
+        default=None, description="TPM-bound LUKS2 volume for model weights; absent: none is managed"
+    )
 
     @model_validator(mode="after")
     def _backend(self) -> Keys:

@@ -1,7 +1,7 @@
 """The control catalogue against the playbooks and the host checks (no lab needed).
 
 Every control in sitekit/controls.yaml must be applied by a task tagged with its ID (Ansible's own
-`--list-tags` over harden.yml, so imports and blocks count as Ansible sees them), and verified by the
+`--list-tags` over site.yml, hardening and keys, so imports and blocks count as Ansible sees them), and verified by the
 testinfra function its `check` names in tests/hosts/; no task may carry an SK-* tag the catalogue does
 not know; every deviation a site declares must be a catalogued deviation.
 """
@@ -29,7 +29,7 @@ def playbook_tags() -> set[str]:
             str(Path(sys.executable).with_name("ansible-playbook")),
             "-i",
             str(REPO / "inventories" / "ee"),
-            str(REPO / "playbooks" / "harden.yml"),
+            str(REPO / "playbooks" / "site.yml"),
             "--list-tags",
         ],
         capture_output=True,
