@@ -102,6 +102,19 @@ def test_render_writes_atomically_and_keeps_mode(project: Path) -> None:
     assert (project / "Pulumi.ee.yaml").stat().st_mode & 0o777 == 0o644
 
 
+def test_render_lists_paths_in_order_and_raises_a_failed_write(project: Path) -> None:
+    """Files are written concurrently, but the result is in path order and a failure is not swallowed."""
+    fleet = load_fleet(project / "sites")
+    result = render(fleet, project)
+    assert list(result.written) == sorted(result.written)
+    shutil.rmtree(project / "inventories" / "ee")
+    (project / "inventories" / "ee").write_text("not a folder\n")
+    with pytest.raises(NotADirectoryError):
+        render(fleet, project)
+    assert [p for p in project.rglob(".*.tmp")] == []
+    assert render(fleet, project, ["cl"]).written == ()
+
+
 def test_ansible_inventory_lists_every_host_in_its_role_group(project: Path) -> None:
     fleet = load_fleet(project / "sites")
     render(fleet, project)
