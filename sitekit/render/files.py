@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 
 from sitekit.render.inventory import ROLE_GROUPS, all_vars, group_vars, hosts_document
 from sitekit.render.stack import stack_document
+from sitekit.spec.loader import document_digest
 from sitekit.spec.models import Site
 
 # libyaml's emitter is about five times faster and gives the same bytes for these documents (a test
@@ -33,18 +35,32 @@ def header(cc: str, what: str) -> str:
 
 def dump(doc: Any) -> str:
     """Deterministic YAML: sorted keys, block style, unicode kept, wide lines."""
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+    return _dump(doc, _Dumper)
+
+
+def _dump(doc: Any, dumper: type[yaml.SafeDumper]) -> str:
+    return yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+
+
+@functools.cache
+def _group_body(group: str, dumper: type[yaml.SafeDumper]) -> str:
+    """A role group's variables are the same in every country: dump them once per process (and dumper)."""
+    return _dump(group_vars(group), dumper)
 
 
 def rendered_files(site: Site) -> dict[Path, str]:
     """Relative path -> content of every file rendered for one site."""
     cc = site.cc
     inv = Path("inventories") / cc
+    document = site.model_dump(mode="json")
+    digest = document_digest(document)
     files: dict[Path, str] = {
-        Path(f"Pulumi.{cc}.yaml"): header(cc, "Pulumi stack config") + dump(stack_document(site)),
+        Path(f"Pulumi.{cc}.yaml"): header(cc, "Pulumi stack config") + dump(stack_document(site, document, digest)),
         inv / "hosts.yml": header(cc, "Ansible hosts") + dump(hosts_document(site)),
-        inv / "group_vars" / "all" / "sitekit.yml": header(cc, "site variables") + dump(all_vars(site)),
+        inv / "group_vars" / "all" / "sitekit.yml": header(cc, "site variables") + dump(all_vars(site, digest)),
     }
     for group in ROLE_GROUPS.values():
-        files[inv / "group_vars" / group / "sitekit.yml"] = header(cc, f"{group} variables") + dump(group_vars(group))
+        files[inv / "group_vars" / group / "sitekit.yml"] = header(cc, f"{group} variables") + _group_body(
+            group, _Dumper
+        )
     return files

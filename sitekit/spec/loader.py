@@ -49,12 +49,25 @@ class Fleet:
 
 def site_digest(site: Site) -> str:
     """sha256 of the resolved site's canonical JSON: what `Pulumi.<cc>.yaml` is pinned to."""
-    return hashlib.sha256(canonical_json(site).encode()).hexdigest()
+    return document_digest(site.model_dump(mode="json"))
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """`site_digest` from the site's `model_dump(mode="json")`, for a caller that already holds the dump.
+
+    Rendering needs the dump and the digest for two files; taking the dump once instead of three times is
+    a measurable part of a render.
+    """
+    return hashlib.sha256(_canonical(document).encode()).hexdigest()
 
 
 def canonical_json(site: Site) -> str:
     """Deterministic JSON of a site (sorted keys, no whitespace)."""
-    return json.dumps(site.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _canonical(site.model_dump(mode="json"))
+
+
+def _canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def _attribute(loc: tuple[str | int, ...], overlay_paths: set[tuple[str | int, ...]], overlay: str, base: str) -> str:
