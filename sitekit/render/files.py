@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,66 @@ class _Dumper(_Base):  # type: ignore[valid-type,misc]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """The resolver's answer for a scalar, remembered across documents.
+
+        The serializer asks twice per scalar whether its text would read back as another type (`"true"`,
+        `"8"`), and every country's documents repeat the same keys and many values. Without path resolvers
+        the answer depends only on the dumper class, the text and `implicit`, so it is looked up rather
+        than matched against the resolver's regexes again.
+        """
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return str(super().resolve(kind, value, implicit))
+        key = (type(self), value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_TAGS) >= _TAGS_MAX:
+                _TAGS.clear()  # a crude bound: a fleet's distinct scalars fit many times over
+            _TAGS[key] = tag
+        return tag
+
+
+# Resolved tags by (dumper class, scalar text, implicit flags), for `_Dumper.resolve`.
+_TAGS: dict[tuple[type, str, Any], str] = {}
+_TAGS_MAX = 1 << 16
+
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+
+def _node(data: Any, dumper: yaml.SafeDumper) -> yaml.Node:
+    """The node `SafeRepresenter` builds for `data` with sorted keys, block style and no aliases.
+
+    Rendered documents hold only dicts, lists, strings, integers, booleans and None; building their nodes
+    directly skips the representer's per-object type lookups and alias bookkeeping.
+    Any other type (a float, a subclass) goes through the dumper's own representer, so the nodes and the
+    bytes are the same either way (a test compares them).
+    """
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data)
+    if kind is dict:
+        items = list(data.items())
+        with contextlib.suppress(TypeError):  # as the representer: keys of mixed types stay in dict order
+            items = sorted(items)
+        return yaml.MappingNode(_MAP, [(_node(k, dumper), _node(v, dumper)) for k, v in items], flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(item, dumper) for item in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)
+    return node
+
 
 def header(cc: str, what: str) -> str:
     """The generated-by header every rendered file carries."""
@@ -39,7 +101,17 @@ def dump(doc: Any) -> str:
 
 
 def _dump(doc: Any, dumper: type[yaml.SafeDumper]) -> str:
-    return yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+    """What `yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
+    width=4096)` returns, with the nodes built by `_node` instead of the representer."""
+    stream = io.StringIO()
+    emitter = dumper(stream, default_flow_style=False, allow_unicode=True, width=4096, sort_keys=True)
+    try:
+        emitter.open()
+        emitter.serialize(_node(doc, emitter))
+        emitter.close()
+    finally:
+        emitter.dispose()
+    return stream.getvalue()
 
 
 @functools.cache

@@ -152,3 +152,28 @@ def test_libyaml_and_pure_python_emitters_agree() -> None:
         finally:
             files._Dumper = saved  # type: ignore[misc]
         assert fast == slow, cc
+
+
+def test_dump_builds_the_nodes_the_representer_would() -> None:
+    """`files.dump` builds YAML nodes itself; its bytes must equal `yaml.dump`'s, tricky scalars included."""
+    from sitekit.render import files
+
+    tricky = [
+        "", "true", "False", "yes", "no", "on", "null", "~", "8", "0o17", "0x1f", "1e3", ".nan", "-.inf",
+        "1_000", "2024-01-01", "12:30", "a: b", "- x", "#c", "x #c", " lead", "trail ", "multi\nline",
+        "tab\there", "quote'\"", "ünïcödé", "*ref", "&anchor", "!tag", "%x", "@x", "`x", "=", "<<", "?", "|",
+    ]
+    doc = {
+        "strings": tricky,
+        "numbers": [0, -1, 2**70, 1.5, float("inf")],
+        "flags": [True, False, None],
+        "nested": {"b": {"z": [], "a": {}}, "a": [[1, "x"], {"k": "v"}]},
+        "mixed_keys": {1: "int key", "s": "str key"},
+        tricky[1]: tricky[4],
+    }
+    for dumper in (files._Dumper, yaml.SafeDumper):
+        expected = yaml.dump(
+            doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+        )
+        assert files._dump(doc, dumper) == expected, dumper
+        assert files._dump(doc, dumper) == expected, dumper  # again, with the resolver's answers remembered
