@@ -6,20 +6,14 @@ written atomically; `check` compares what is on disk with what the spec renders 
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitekit.render.atomic import write_atomic
+from sitekit.render.atomic import write_atomic, write_atomic_many
 from sitekit.render.files import rendered_files
 from sitekit.spec.loader import Fleet
 
-__all__ = ["RenderResult", "check", "render", "rendered_files", "write_atomic"]
-
-# Threads that write rendered files at once. Each write waits on two fsyncs (file, then folder); run one
-# after another they cost most of a render, while concurrent fsyncs share the filesystem's journal commits.
-# The threads wait on the disk, not on the CPU, so the count does not follow the number of cores.
-_WRITERS = 8
+__all__ = ["RenderResult", "check", "render", "rendered_files", "write_atomic", "write_atomic_many"]
 
 
 @dataclass(frozen=True)
@@ -40,20 +34,12 @@ def _expected(fleet: Fleet, codes: list[str] | None) -> dict[Path, str]:
 def render(fleet: Fleet, root: Path, codes: list[str] | None = None) -> RenderResult:
     """Write every country's files under `root` (only those that changed).
 
-    Every file is still written atomically and durably by `write_atomic`; only the waits overlap, and the
-    result lists paths in sorted order as before. Should a write fail, the writes not yet started are
-    cancelled and the first failure in path order is raised; files after it that were already in flight
-    may be new, as after an interrupted render, but each file is whole (old or new content).
+    `write_atomic_many` writes them all at once so that their fsyncs overlap, which was most of the time
+    of a render; each file is still written atomically and durably, and the result lists paths in sorted
+    order as before.
     """
     expected = sorted(_expected(fleet, codes).items())
-    with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="sitekit-render") as pool:
-        futures: list[Future[bool]] = [pool.submit(write_atomic, root / rel, text) for rel, text in expected]
-        try:
-            changed = [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    changed = write_atomic_many([(root / rel, text) for rel, text in expected])
     written = tuple(rel for (rel, _), was_written in zip(expected, changed, strict=True) if was_written)
     unchanged = tuple(rel for (rel, _), was_written in zip(expected, changed, strict=True) if not was_written)
     return RenderResult(written, unchanged)

@@ -115,6 +115,22 @@ def test_render_lists_paths_in_order_and_raises_a_failed_write(project: Path) ->
     assert render(fleet, project, ["cl"]).written == ()
 
 
+def test_write_atomic_many_renames_nothing_when_a_file_cannot_be_staged(tmp_path: Path) -> None:
+    from sitekit.render import write_atomic_many
+
+    (tmp_path / "kept").write_text("old\n")
+    (tmp_path / "blocker").write_text("a file where a folder should be\n")
+    files = [(tmp_path / "a" / "new"), (tmp_path / "blocker" / "x"), (tmp_path / "kept")]
+    with pytest.raises(NotADirectoryError):
+        write_atomic_many([(path, "new\n") for path in files])
+    assert not (tmp_path / "a" / "new").exists() and (tmp_path / "kept").read_text() == "old\n"
+    assert [p for p in tmp_path.rglob(".*.tmp")] == []
+    assert write_atomic_many([(files[0], "new\n"), (files[2], "old\n")], mode=0o600) == [True, True]
+    assert (files[0].stat().st_mode & 0o777, files[2].stat().st_mode & 0o777) == (0o600, 0o600)
+    assert write_atomic_many([(files[0], b"new\n"), (files[2], "changed\n")], mode=0o600) == [False, True]
+    assert files[2].read_text() == "changed\n"
+
+
 def test_ansible_inventory_lists_every_host_in_its_role_group(project: Path) -> None:
     fleet = load_fleet(project / "sites")
     render(fleet, project)
