@@ -86,17 +86,21 @@ def resolve_site(
         kind = "empty" if data is None else type(data).__name__
         return None, [SpecIssue(file, "", f"top level must be a mapping of sections, found {kind}")]
     merged = merge(base_data or {}, data)
-    overlay_paths = key_paths(data)
+    # Which keys the overlay sets is needed only to attribute a problem to a file, so it is listed only
+    # when there is one: walking every overlay for it was about 5% of loading a valid fleet.
     try:
         site = Site.model_validate(merged)
     except ValidationError as exc:
+        overlay_paths = key_paths(data)
         out = []
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
             out.append(SpecIssue(_attribute(loc, overlay_paths, file, base_file), format_path(loc), err["msg"]))
         return None, out
+    problems = check_site(site)
+    overlay_paths = key_paths(data) if problems else set()
     issues = []
-    for path, reason in check_site(site):
+    for path, reason in problems:
         where: tuple[str | int, ...] = tuple(
             int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".")
         )
