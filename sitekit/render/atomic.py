@@ -15,8 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 # Threads that stage files and sync folders for `write_atomic_many`. They wait on fsyncs and on the
-# filesystem's metadata updates, not on the CPU, so the count does not follow the number of cores; beyond
-# eight, concurrent fsyncs stopped sharing more journal commits on the machines measured.
+# filesystem's metadata updates, not on the CPU, so the count does not follow the number of cores; on the
+# 2-core ext4 machine measured, more than eight made no difference.
 _WRITERS = 8
 
 

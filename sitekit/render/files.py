@@ -101,8 +101,7 @@ def dump(doc: Any) -> str:
 
 
 def _dump(doc: Any, dumper: type[yaml.SafeDumper]) -> str:
-    """What `yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-    width=4096)` returns, with the nodes built by `_node` instead of the representer."""
+    """`yaml.dump` with sorted keys, block style, unicode kept and width 4096, nodes built by `_node`."""
     stream = io.StringIO()
     emitter = dumper(stream, default_flow_style=False, allow_unicode=True, width=4096, sort_keys=True)
     try:
