@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,7 @@ import yaml
 
 from sitekit.render.inventory import ROLE_GROUPS, all_vars, group_vars, hosts_document
 from sitekit.render.stack import stack_document
+from sitekit.spec.loader import document_digest
 from sitekit.spec.models import Site
 
 # libyaml's emitter is about five times faster and gives the same bytes for these documents (a test
@@ -22,6 +26,66 @@ class _Dumper(_Base):  # type: ignore[valid-type,misc]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """The resolver's answer for a scalar, remembered across documents.
+
+        The serializer asks twice per scalar whether its text would read back as another type (`"true"`,
+        `"8"`), and every country's documents repeat the same keys and many values. Without path resolvers
+        the answer depends only on the dumper class, the text and `implicit`, so it is looked up rather
+        than matched against the resolver's regexes again.
+        """
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return str(super().resolve(kind, value, implicit))
+        key = (type(self), value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_TAGS) >= _TAGS_MAX:
+                _TAGS.clear()  # a crude bound: a fleet's distinct scalars fit many times over
+            _TAGS[key] = tag
+        return tag
+
+
+# Resolved tags by (dumper class, scalar text, implicit flags), for `_Dumper.resolve`.
+_TAGS: dict[tuple[type, str, Any], str] = {}
+_TAGS_MAX = 1 << 16
+
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+
+def _node(data: Any, dumper: yaml.SafeDumper) -> yaml.Node:
+    """The node `SafeRepresenter` builds for `data` with sorted keys, block style and no aliases.
+
+    Rendered documents hold only dicts, lists, strings, integers, booleans and None; building their nodes
+    directly skips the representer's per-object type lookups and alias bookkeeping.
+    Any other type (a float, a subclass) goes through the dumper's own representer, so the nodes and the
+    bytes are the same either way (a test compares them).
+    """
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data)
+    if kind is dict:
+        items = list(data.items())
+        with contextlib.suppress(TypeError):  # as the representer: keys of mixed types stay in dict order
+            items = sorted(items)
+        return yaml.MappingNode(_MAP, [(_node(k, dumper), _node(v, dumper)) for k, v in items], flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(item, dumper) for item in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)
+    return node
+
 
 def header(cc: str, what: str) -> str:
     """The generated-by header every rendered file carries."""
@@ -33,18 +97,41 @@ def header(cc: str, what: str) -> str:
 
 def dump(doc: Any) -> str:
     """Deterministic YAML: sorted keys, block style, unicode kept, wide lines."""
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+    return _dump(doc, _Dumper)
+
+
+def _dump(doc: Any, dumper: type[yaml.SafeDumper]) -> str:
+    """`yaml.dump` with sorted keys, block style, unicode kept and width 4096, nodes built by `_node`."""
+    stream = io.StringIO()
+    emitter = dumper(stream, default_flow_style=False, allow_unicode=True, width=4096, sort_keys=True)
+    try:
+        emitter.open()
+        emitter.serialize(_node(doc, emitter))
+        emitter.close()
+    finally:
+        emitter.dispose()
+    return stream.getvalue()
+
+
+@functools.cache
+def _group_body(group: str, dumper: type[yaml.SafeDumper]) -> str:
+    """A role group's variables are the same in every country: dump them once per process (and dumper)."""
+    return _dump(group_vars(group), dumper)
 
 
 def rendered_files(site: Site) -> dict[Path, str]:
     """Relative path -> content of every file rendered for one site."""
     cc = site.cc
     inv = Path("inventories") / cc
+    document = site.model_dump(mode="json")
+    digest = document_digest(document)
     files: dict[Path, str] = {
-        Path(f"Pulumi.{cc}.yaml"): header(cc, "Pulumi stack config") + dump(stack_document(site)),
+        Path(f"Pulumi.{cc}.yaml"): header(cc, "Pulumi stack config") + dump(stack_document(site, document, digest)),
         inv / "hosts.yml": header(cc, "Ansible hosts") + dump(hosts_document(site)),
-        inv / "group_vars" / "all" / "sitekit.yml": header(cc, "site variables") + dump(all_vars(site)),
+        inv / "group_vars" / "all" / "sitekit.yml": header(cc, "site variables") + dump(all_vars(site, digest)),
     }
     for group in ROLE_GROUPS.values():
-        files[inv / "group_vars" / group / "sitekit.yml"] = header(cc, f"{group} variables") + dump(group_vars(group))
+        files[inv / "group_vars" / group / "sitekit.yml"] = header(cc, f"{group} variables") + _group_body(
+            group, _Dumper
+        )
     return files

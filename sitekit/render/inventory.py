@@ -87,8 +87,11 @@ def egress_rules(site: Site) -> list[dict[str, Any]]:
     return rules
 
 
-def all_vars(site: Site) -> dict[str, Any]:
-    """`group_vars/all/sitekit.yml`: the resolved site as flat variables (contract in docs/CONTRACTS.md)."""
+def all_vars(site: Site, digest: str | None = None) -> dict[str, Any]:
+    """`group_vars/all/sitekit.yml`: the resolved site as flat variables (contract in docs/CONTRACTS.md).
+
+    `digest` is the site's `site_digest`, passed by a caller that already computed it.
+    """
     res = site.residency
     keys = site.keys
     return {
@@ -119,7 +122,7 @@ def all_vars(site: Site) -> dict[str, Any]:
         "sitekit_ssh_user_cert_hours": keys.validity.ssh_user_cert_hours,
         "sitekit_model_volume": _model_volume(keys),
         "sitekit_kubernetes_version": site.cluster.kubernetes_version,
-        "sitekit_spec_digest": site_digest(site),
+        "sitekit_spec_digest": digest if digest is not None else site_digest(site),
     }
 
 

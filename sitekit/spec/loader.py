@@ -49,12 +49,25 @@ class Fleet:
 
 def site_digest(site: Site) -> str:
     """sha256 of the resolved site's canonical JSON: what `Pulumi.<cc>.yaml` is pinned to."""
-    return hashlib.sha256(canonical_json(site).encode()).hexdigest()
+    return document_digest(site.model_dump(mode="json"))
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """`site_digest` from the site's `model_dump(mode="json")`, for a caller that already holds the dump.
+
+    Rendering needs the dump and the digest for two files; taking the dump once instead of three times is
+    a measurable part of a render.
+    """
+    return hashlib.sha256(_canonical(document).encode()).hexdigest()
 
 
 def canonical_json(site: Site) -> str:
     """Deterministic JSON of a site (sorted keys, no whitespace)."""
-    return json.dumps(site.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _canonical(site.model_dump(mode="json"))
+
+
+def _canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def _attribute(loc: tuple[str | int, ...], overlay_paths: set[tuple[str | int, ...]], overlay: str, base: str) -> str:
@@ -73,17 +86,21 @@ def resolve_site(
         kind = "empty" if data is None else type(data).__name__
         return None, [SpecIssue(file, "", f"top level must be a mapping of sections, found {kind}")]
     merged = merge(base_data or {}, data)
-    overlay_paths = key_paths(data)
+    # Which keys the overlay sets is needed only to attribute a problem to a file, so it is listed only
+    # when there is one: walking every overlay for it was about 5% of loading a valid fleet.
     try:
         site = Site.model_validate(merged)
     except ValidationError as exc:
+        overlay_paths = key_paths(data)
         out = []
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
             out.append(SpecIssue(_attribute(loc, overlay_paths, file, base_file), format_path(loc), err["msg"]))
         return None, out
+    problems = check_site(site)
+    overlay_paths = key_paths(data) if problems else set()
     issues = []
-    for path, reason in check_site(site):
+    for path, reason in problems:
         where: tuple[str | int, ...] = tuple(
             int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".")
         )

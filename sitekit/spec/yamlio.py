@@ -21,6 +21,81 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class StrictLoader(_Base):  # type: ignore[valid-type,misc]
     """Safe loader with duplicate-key errors and only `true`/`false` as booleans."""
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """The resolver's tag for a scalar, remembered across files.
+
+        The parser asks for every scalar which type its text is, and every site file repeats the same
+        keys; without path resolvers the answer depends only on the loader class, the text and
+        `implicit`, so it is looked up instead of matched against the resolver's regexes again.
+        """
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return str(super().resolve(kind, value, implicit))
+        key = (type(self), value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_TAGS) >= _TAGS_MAX:
+                _TAGS.clear()  # a crude bound: a fleet's distinct scalars fit many times over
+            _TAGS[key] = tag
+        return tag
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """Plain documents (str/int/float/bool/null scalars, lists, maps) built directly, others as PyYAML does.
+
+        PyYAML's constructor defers every collection through generators and a constructed-objects table
+        to support aliases and recursion, which site files never use; that was half of reading them. The
+        direct path gives up on anything else (an alias, a merge key, another tag, a duplicate key, a
+        failure of any kind) and PyYAML's constructor then builds the document, or raises its error,
+        exactly as before.
+        """
+        try:
+            return _plain(self, node, set())
+        except Exception:
+            return super().construct_document(node)
+
+
+# Resolved tags by (loader class, scalar text, implicit flags), for `StrictLoader.resolve`.
+_TAGS: dict[tuple[type, str, Any], str] = {}
+_TAGS_MAX = 1 << 16
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALARS = {
+    "tag:yaml.org,2002:int": yaml.SafeLoader.construct_yaml_int,
+    "tag:yaml.org,2002:float": yaml.SafeLoader.construct_yaml_float,
+    "tag:yaml.org,2002:bool": yaml.SafeLoader.construct_yaml_bool,
+    "tag:yaml.org,2002:null": yaml.SafeLoader.construct_yaml_null,
+}
+
+
+class _NotPlain(Exception):
+    """The document needs PyYAML's own constructor."""
+
+
+def _plain(loader: StrictLoader, node: yaml.Node, seen: set[int]) -> Any:
+    """`node` as Python data, or `_NotPlain` (or any other exception) if it is not a plain document."""
+    tag = node.tag
+    if type(node) is yaml.ScalarNode:
+        if tag == "tag:yaml.org,2002:str":
+            return node.value
+        if tag in _SCALARS:
+            return _SCALARS[tag](loader, node)
+        raise _NotPlain(tag)
+    if id(node) in seen:  # an alias: the same object in two places, which only PyYAML's constructor keeps
+        raise _NotPlain("alias")
+    seen.add(id(node))
+    if type(node) is yaml.SequenceNode and tag == _SEQ:
+        return [_plain(loader, item, seen) for item in node.value]
+    if type(node) is yaml.MappingNode and tag == _MAP:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _plain(loader, key_node, seen)
+            if key in out:  # PyYAML's constructor raises the duplicate-key error with its lines
+                raise _NotPlain("duplicate key")
+            out[key] = _plain(loader, value_node, seen)
+        return out
+    raise _NotPlain(tag)
+
 
 StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]

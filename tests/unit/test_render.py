@@ -102,6 +102,35 @@ def test_render_writes_atomically_and_keeps_mode(project: Path) -> None:
     assert (project / "Pulumi.ee.yaml").stat().st_mode & 0o777 == 0o644
 
 
+def test_render_lists_paths_in_order_and_raises_a_failed_write(project: Path) -> None:
+    """Files are written concurrently, but the result is in path order and a failure is not swallowed."""
+    fleet = load_fleet(project / "sites")
+    result = render(fleet, project)
+    assert list(result.written) == sorted(result.written)
+    shutil.rmtree(project / "inventories" / "ee")
+    (project / "inventories" / "ee").write_text("not a folder\n")
+    with pytest.raises(NotADirectoryError):
+        render(fleet, project)
+    assert [p for p in project.rglob(".*.tmp")] == []
+    assert render(fleet, project, ["cl"]).written == ()
+
+
+def test_write_atomic_many_renames_nothing_when_a_file_cannot_be_staged(tmp_path: Path) -> None:
+    from sitekit.render import write_atomic_many
+
+    (tmp_path / "kept").write_text("old\n")
+    (tmp_path / "blocker").write_text("a file where a folder should be\n")
+    files = [(tmp_path / "a" / "new"), (tmp_path / "blocker" / "x"), (tmp_path / "kept")]
+    with pytest.raises(NotADirectoryError):
+        write_atomic_many([(path, "new\n") for path in files])
+    assert not (tmp_path / "a" / "new").exists() and (tmp_path / "kept").read_text() == "old\n"
+    assert [p for p in tmp_path.rglob(".*.tmp")] == []
+    assert write_atomic_many([(files[0], "new\n"), (files[2], "old\n")], mode=0o600) == [True, True]
+    assert (files[0].stat().st_mode & 0o777, files[2].stat().st_mode & 0o777) == (0o600, 0o600)
+    assert write_atomic_many([(files[0], b"new\n"), (files[2], "changed\n")], mode=0o600) == [False, True]
+    assert files[2].read_text() == "changed\n"
+
+
 def test_ansible_inventory_lists_every_host_in_its_role_group(project: Path) -> None:
     fleet = load_fleet(project / "sites")
     render(fleet, project)
@@ -139,3 +168,28 @@ def test_libyaml_and_pure_python_emitters_agree() -> None:
         finally:
             files._Dumper = saved  # type: ignore[misc]
         assert fast == slow, cc
+
+
+def test_dump_builds_the_nodes_the_representer_would() -> None:
+    """`files.dump` builds YAML nodes itself; its bytes must equal `yaml.dump`'s, tricky scalars included."""
+    from sitekit.render import files
+
+    tricky = [
+        "", "true", "False", "yes", "no", "on", "null", "~", "8", "0o17", "0x1f", "1e3", ".nan", "-.inf",
+        "1_000", "2024-01-01", "12:30", "a: b", "- x", "#c", "x #c", " lead", "trail ", "multi\nline",
+        "tab\there", "quote'\"", "ünïcödé", "*ref", "&anchor", "!tag", "%x", "@x", "`x", "=", "<<", "?", "|",
+    ]
+    doc = {
+        "strings": tricky,
+        "numbers": [0, -1, 2**70, 1.5, float("inf")],
+        "flags": [True, False, None],
+        "nested": {"b": {"z": [], "a": {}}, "a": [[1, "x"], {"k": "v"}]},
+        "mixed_keys": {1: "int key", "s": "str key"},
+        tricky[1]: tricky[4],
+    }
+    for dumper in (files._Dumper, yaml.SafeDumper):
+        expected = yaml.dump(
+            doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+        )
+        assert files._dump(doc, dumper) == expected, dumper
+        assert files._dump(doc, dumper) == expected, dumper  # again, with the resolver's answers remembered

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sitekit.spec import SpecError, load_fleet
 from sitekit.spec.merge import merge
@@ -170,3 +171,52 @@ def test_overlay_file_name_must_be_a_country_code(fleet_copy: Path) -> None:
 def test_code_must_match_file_name(fleet_copy: Path) -> None:
     edit(fleet_copy, "ee.yaml", "code: EE", "code: FI")
     assert any("ee.yaml: identity.code: FI does not match the file name" in p for p in problems(fleet_copy))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, 2, 3.5, true, null, ~, '', NO, yes, =]\nc: {d: {e: f}}\n",
+        "code: NO\nflag: True\nwhen: 2024-01-01\n",  # a timestamp: PyYAML's constructor builds it
+        "base: &b {x: 1}\nuse: *b\nagain: *b\n",  # aliases keep one shared object
+        "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",  # a merge key
+        "a: 1\nb: 2\na: 3\n",  # duplicate key: the error names both lines
+        "? [1, 2]\n: unhashable\n",
+        "! x: 1\n",
+        "!!int x\n",
+        "a: !!binary aGVsbG8=\n1: one\n1.0: again\n",
+        "- &r [*r]\n",  # recursive
+        "[" * 300 + "]" * 300,
+        "",
+        "# only a comment\n",
+        "- 0o17\n- 0x1f\n- 1_000\n- .inf\n- -.nan\n- 012\n",
+    ],
+)
+def test_direct_construction_matches_pyyaml(tmp_path: Path, text: str) -> None:
+    """read_yaml builds plain documents itself; the data or the error must be what PyYAML's constructor gives."""
+    from sitekit.spec import yamlio
+
+    class Reference(yamlio.StrictLoader):
+        def construct_document(self, node: yaml.Node) -> object:
+            return yaml.constructor.BaseConstructor.construct_document(self, node)
+
+    path = tmp_path / "doc.yaml"
+    path.write_text(text)
+
+    def outcome(loader: type[yamlio.StrictLoader]) -> object:
+        saved = yamlio.StrictLoader
+        yamlio.StrictLoader = loader  # type: ignore[misc]
+        try:
+            return ("ok", yamlio.read_yaml(path))
+        except yamlio.YamlProblem as exc:
+            return ("problem", str(exc))
+        except Exception as exc:
+            return ("error", type(exc).__name__, str(exc))
+        finally:
+            yamlio.StrictLoader = saved  # type: ignore[misc]
+
+    direct, reference = outcome(yamlio.StrictLoader), outcome(Reference)
+    assert repr(direct) == repr(reference)  # repr: NaN is not equal to itself
+    if text.startswith("base: &b {x: 1}\nuse"):
+        data = direct[1]
+        assert isinstance(data, dict) and data["use"] is data["again"] is data["base"]
