@@ -36,3 +36,17 @@ def key_paths(tree: Any, prefix: tuple[str | int, ...] = ()) -> set[tuple[str | 
         for index, value in enumerate(tree):
             paths |= key_paths(value, (*prefix, index))
     return paths
+
+
+def replaced_paths(tree: Any, prefix: tuple[str | int, ...] = ()) -> set[tuple[str | int, ...]]:
+    """Paths where the overlay's value replaces the baseline's wholesale: lists, scalars and nulls.
+
+    A mapping merges, so an overlay that sets `keys.custodians` does not own `keys.model_volume`, which
+    still comes from the baseline; a list replaces, so everything under an overlay's list is its own.
+    """
+    if isinstance(tree, dict):
+        paths: set[tuple[str | int, ...]] = set()
+        for key, value in tree.items():
+            paths |= replaced_paths(value, (*prefix, str(key)))
+        return paths
+    return {prefix}

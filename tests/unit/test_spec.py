@@ -128,8 +128,12 @@ def test_image_from_a_foreign_registry(fleet_copy: Path) -> None:
 
 
 def test_egress_destination_outside_the_country(fleet_copy: Path) -> None:
-    edit(fleet_copy, "ee.yaml", "  operator_networks: [10.20.250.0/24]",
-         "  operator_networks: [10.20.250.0/24]\n  extra_egress: [{name: s3, cidr: 52.95.0.0/16, ports: [443]}]")
+    edit(
+        fleet_copy,
+        "ee.yaml",
+        "  operator_networks: [10.20.250.0/24]",
+        "  operator_networks: [10.20.250.0/24]\n  extra_egress: [{name: s3, cidr: 52.95.0.0/16, ports: [443]}]",
+    )
     assert any(
         "ee.yaml: residency.extra_egress[0].cidr: 52.95.0.0/16 is outside the country's address ranges" in p
         for p in problems(fleet_copy)
@@ -220,3 +224,27 @@ def test_direct_construction_matches_pyyaml(tmp_path: Path, text: str) -> None:
     if text.startswith("base: &b {x: 1}\nuse"):
         data = direct[1]
         assert isinstance(data, dict) and data["use"] is data["again"] is data["base"]
+
+
+def test_model_volume_paths_are_checked(fleet_copy: Path) -> None:
+    edit(fleet_copy, "baseline.yaml", "mount_point: /srv/models", "mount_point: /srv/model-weights")
+    edit(fleet_copy, "baseline.yaml", "tpm2_pcrs: [7]", "tpm2_pcrs: [7, 24]")
+    edit(fleet_copy, "ee.yaml", "keys:\n", "keys:\n  model_volume: {device: sdb}\n")
+    found = problems(fleet_copy)
+    assert any("ee.yaml: keys.model_volume.device: String should match pattern" in p for p in found), found
+    assert any("baseline.yaml: keys.model_volume.mount_point: String should match pattern" in p for p in found)
+    assert any(
+        "baseline.yaml: keys.model_volume.tpm2_pcrs[1]: Input should be less than or equal to 23" in p for p in found
+    )
+
+
+def test_model_volume_renders_for_the_keys_role() -> None:
+    from sitekit.render.inventory import all_vars
+
+    ee = load_fleet(ROOT / "sites").site("ee")
+    assert all_vars(ee)["sitekit_model_volume"] == {
+        "device": "/dev/disk/by-id/virtio-sitekit-models",
+        "mount_point": "/srv/models",
+        "roles": ["gpu-worker"],
+        "tpm2_pcrs": [7],
+    }
