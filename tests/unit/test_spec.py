@@ -248,3 +248,18 @@ def test_model_volume_renders_for_the_keys_role() -> None:
         "roles": ["gpu-worker"],
         "tpm2_pcrs": [7],
     }
+
+
+@pytest.mark.parametrize(
+    ("snippet", "reason"),
+    [
+        ("[1, 2]: x\n", "a key must be a plain value, not a list"),
+        ("? [1, 2]: x\n", "a key must be a plain value, not a mapping"),
+        ("zz: &b {a: 1}\nyy:\n  <<: *b\n", "YAML merge keys (<<) are not supported in site files"),
+    ],
+)
+def test_odd_yaml_keys_are_spec_errors_not_crashes(fleet_copy: Path, snippet: str, reason: str) -> None:
+    path = fleet_copy / "ee.yaml"
+    path.write_text(path.read_text() + snippet)
+    found = problems(fleet_copy)
+    assert any("ee.yaml: line " in p and reason in p for p in found), found
