@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sitekit.controls import load_controls
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -94,6 +96,8 @@ def run_size(cc: str, tier: str, size: int, logs: Path, play_args: list[str] | N
         "--out",
         str(logs / f"evidence-{size}"),
     ]
+    # Only what harden.yml applies: the keys role's controls (SK-KEY-*) need keys.yml, not run here.
+    verify_cmd += [f"--control={c.id}" for c in load_controls() if c.role != "keys"]
     verify, rc3, _out3 = _timed(verify_cmd, logs / f"{cc}-{size}-verify.log", env)
     recap2 = _recap(out2)
     per_host = {}
