@@ -43,6 +43,7 @@ ROOT_PACKAGES: tuple[str, ...] = (
     "iputils-ping",
     "less",
     "gpgv",  # apt verifies the lab mirror's signature
+    "e2fsprogs",  # Priority: required, so on every real host; the keys role's mkfs.ext4 and fsck need it
 )
 
 VM_PACKAGES: tuple[str, ...] = (
@@ -63,7 +64,6 @@ MIRROR_PACKAGES: tuple[str, ...] = (
     "libpam-pwquality",  # password quality
     "cryptsetup",  # LUKS (VM tier)
     "cryptsetup-bin",
-    "e2fsprogs",  # mkfs.ext4 for the model volume (Priority: required on real hosts; the lab root omits it)
     "tpm2-tools",  # TPM checks against swtpm (VM tier)
     "rsyslog",  # local and remote logging
     "apt-listchanges",
