@@ -14,41 +14,18 @@ from sitekit.render.inventory import ROLE_GROUPS, all_vars, group_vars, hosts_do
 from sitekit.render.stack import stack_document
 from sitekit.spec.loader import document_digest
 from sitekit.spec.models import Site
+from sitekit.spec.yamlio import CachedResolver
 
 # libyaml's emitter is about five times faster and gives the same bytes for these documents (a test
 # compares the two); the pure-Python one is the fallback where PyYAML was built without libyaml.
 _Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_Base):  # type: ignore[valid-type,misc]
+class _Dumper(CachedResolver, _Base):  # type: ignore[valid-type,misc]
     """Block-style YAML that never emits aliases (a reader must see every value where it is used)."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
-
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        """The resolver's answer for a scalar, remembered across documents.
-
-        The serializer asks twice per scalar whether its text would read back as another type (`"true"`,
-        `"8"`), and every country's documents repeat the same keys and many values. Without path resolvers
-        the answer depends only on the dumper class, the text and `implicit`, so it is looked up rather
-        than matched against the resolver's regexes again.
-        """
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
-            return str(super().resolve(kind, value, implicit))
-        key = (type(self), value, implicit)
-        tag = _TAGS.get(key)
-        if tag is None:
-            tag = str(super().resolve(kind, value, implicit))
-            if len(_TAGS) >= _TAGS_MAX:
-                _TAGS.clear()  # a crude bound: a fleet's distinct scalars fit many times over
-            _TAGS[key] = tag
-        return tag
-
-
-# Resolved tags by (dumper class, scalar text, implicit flags), for `_Dumper.resolve`.
-_TAGS: dict[tuple[type, str, Any], str] = {}
-_TAGS_MAX = 1 << 16
 
 
 _STR = "tag:yaml.org,2002:str"

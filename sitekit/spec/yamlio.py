@@ -18,26 +18,31 @@ import yaml
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class StrictLoader(_Base):  # type: ignore[valid-type,misc]
-    """Safe loader with duplicate-key errors and only `true`/`false` as booleans."""
+class CachedResolver(yaml.resolver.BaseResolver):
+    """Mixin for a loader or dumper: the resolver's tag for a scalar, remembered across documents.
+
+    The parser asks for every scalar which type its text is, and the serializer asks twice per scalar
+    whether its text would read back as another type; site files and rendered files repeat the same keys
+    and many values. Without path resolvers the answer depends only on the class, the text and
+    `implicit`, so it is looked up instead of matched against the resolver's regexes again. List it
+    before the PyYAML base class (`class L(CachedResolver, yaml.SafeLoader)`).
+    """
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        """The resolver's tag for a scalar, remembered across files.
-
-        The parser asks for every scalar which type its text is, and every site file repeats the same
-        keys; without path resolvers the answer depends only on the loader class, the text and
-        `implicit`, so it is looked up instead of matched against the resolver's regexes again.
-        """
         if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
-            return str(super().resolve(kind, value, implicit))
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
         key = (type(self), value, implicit)
         tag = _TAGS.get(key)
         if tag is None:
-            tag = str(super().resolve(kind, value, implicit))
+            tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
             if len(_TAGS) >= _TAGS_MAX:
                 _TAGS.clear()  # a crude bound: a fleet's distinct scalars fit many times over
             _TAGS[key] = tag
         return tag
+
+
+class StrictLoader(CachedResolver, _Base):  # type: ignore[valid-type,misc]
+    """Safe loader with duplicate-key errors and only `true`/`false` as booleans."""
 
     def construct_document(self, node: yaml.Node) -> Any:
         """Plain documents (str/int/float/bool/null scalars, lists, maps) built directly, others as PyYAML does.
@@ -54,7 +59,7 @@ class StrictLoader(_Base):  # type: ignore[valid-type,misc]
             return super().construct_document(node)
 
 
-# Resolved tags by (loader class, scalar text, implicit flags), for `StrictLoader.resolve`.
+# Resolved tags by (loader or dumper class, scalar text, implicit flags), for `CachedResolver.resolve`.
 _TAGS: dict[tuple[type, str, Any], str] = {}
 _TAGS_MAX = 1 << 16
 
