@@ -122,12 +122,12 @@ def build_disk(
         disk = folder / "disk.raw"
         disk.unlink(missing_ok=True)
         run(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", merged, disk, DISK_SIZE], timeout=600)
-        data = folder / "data.raw"
-        data.unlink(missing_ok=True)
-        with data.open("wb") as handle:
-            handle.truncate(DATA_DISK_SIZE)
     finally:
         run(["umount", merged], check=False)
+    data = folder / "data.raw"
+    data.unlink(missing_ok=True)
+    with data.open("wb") as handle:
+        handle.truncate(DATA_DISK_SIZE)
     return keys
 
 
