@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import pulumi
 
+from components.cluster_provider import cluster_provider
 from components.site import SovereignSite, SovereignSiteArgs
 from components.stack_config import read_site
 
 
 def main() -> None:
-    """Validate the config, build the site, export what operators need."""
+    """Validate the config, build the site through the country's own provider, export what operators need."""
     site, offline_plan = read_site()
-    built = SovereignSite(f"site-{site.cc}", SovereignSiteArgs(site=site, offline_plan=offline_plan))
+    provider = cluster_provider(site, pulumi.Config("sitekit"), offline_plan)
+    built = SovereignSite(
+        f"site-{site.cc}",
+        SovereignSiteArgs(site=site, offline_plan=offline_plan),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+    )
     pulumi.export("namespaces", built.namespaces)
     pulumi.export("service_endpoints", built.service_endpoints)
     pulumi.export("ingress_hosts", built.ingress_hosts)

@@ -29,20 +29,28 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan one country; print the summary; raise `CheckFailed` if anything failed."""
     from sitekit.cli import default_root, default_sites
+    from sitekit.plan.program import rendered_config
     from sitekit.plan.report import render
     from sitekit.plan.runner import plan_site, require_ok
-    from sitekit.spec import load_fleet
+    from sitekit.spec import load_fleet, site_digest
 
     root = default_root(args)
     site = load_fleet(default_sites(args)).site(args.cc)
     out = args.out.resolve() if args.out else root / "build" / "plan" / site.cc
     program = args.program.resolve() if args.program else root / "stacks"
+    stack_file = root / f"Pulumi.{site.cc}.yaml"
+    config = rendered_config(stack_file)
     try:
-        result = plan_site(site, out, program)
+        result = plan_site(site, out, program, config)
     except (CheckFailed, UserError):
         raise
     except Exception as exc:
-        raise CheckFailed(f"the stack program failed for {site.cc}: {type(exc).__name__}: {exc}") from exc
+        raise CheckFailed(f"the stack program refused {stack_file.name}: {exc}") from exc
+    if config.get("sitekit:specDigest") != site_digest(site):
+        raise CheckFailed(
+            f"{stack_file.name} was not rendered from the current spec (its sitekit:specDigest differs from "
+            f"sites/): run `sitekit render {site.cc}`"
+        )
     sys.stdout.write(render(result, verbose=args.verbose) + "\n")
     require_ok(result)
     return 0

@@ -46,7 +46,9 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         secrets: list[tuple[str, ...]] = []
         props = normalise(args.inputs, (), secrets)
         urn = f"urn:pulumi:{pulumi.get_stack()}::{PROJECT}::{args.typ}::{args.name}"
-        self.recording.resources.append(Recorded(args.typ, args.name, urn, props, bool(args.custom), tuple(secrets)))
+        self.recording.resources.append(
+            Recorded(args.typ, args.name, urn, props, bool(args.custom), tuple(secrets), args.provider or "")
+        )
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
@@ -68,6 +70,31 @@ def stack_config(site: Site, *, offline_plan: bool = True, digest: str | None = 
         "sitekit:site": json.dumps(site.model_dump(mode="json"), sort_keys=True),
         "sitekit:specDigest": digest if digest is not None else site_digest(site),
     }
+    if offline_plan:
+        config["sitekit:offlinePlan"] = "true"
+    return config
+
+
+def rendered_config(path: Path, *, offline_plan: bool = True) -> dict[str, str]:
+    """The configuration `pulumi up` would give the program from a stack file (`Pulumi.<cc>.yaml`).
+
+    The engine passes every value as text, structured values as JSON, exactly like this; so the plan runs
+    the program on what a deployment would read, hand edits included, not on a config rebuilt from the spec.
+    """
+    import yaml
+
+    from sitekit.errors import UserError
+
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path.name} does not exist: run `sitekit render` first") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}") from None
+    raw = (document or {}).get("config") if isinstance(document, dict) else None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: no `config:` map")
+    config = {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in raw.items()}
     if offline_plan:
         config["sitekit:offlinePlan"] = "true"
     return config

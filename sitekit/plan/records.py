@@ -34,6 +34,7 @@ class Recorded:
     props: dict[str, Any]
     custom: bool
     secret_paths: tuple[tuple[str, ...], ...] = field(default=())
+    provider: str = ""
 
     @property
     def is_kubernetes_object(self) -> bool:

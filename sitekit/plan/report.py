@@ -32,6 +32,12 @@ def render(result: PlanResult, verbose: bool = False) -> str:
             "schema-checked, not policy-checked (only the chart's source, version and image values are) and not "
             "in the reachability analysis (the namespace's own NetworkPolicies still confine them)"
         )
+    adm = result.admission
+    lines.append(
+        f"  admission     {'ok' if adm.ok else 'FAILED'}: {adm.checked} objects and their pods through a model of the "
+        "API server's validation, NamespaceLifecycle, LimitRanger and ResourceQuota (a model, not an API server)"
+    )
+    lines += [f"    {f}" for f in adm.failures]
     schema = result.schema
     status = "ok" if schema.ok else "FAILED"
     lines.append(f"  schema        {status}: {schema.checked} objects against {schema.version}")

@@ -37,7 +37,6 @@ NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
 
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 GPU_QUOTA_KEY: Final = f"requests.{GPU_RESOURCE}"
-GPU_PRODUCT_LABEL: Final = "nvidia.com/gpu.product"
 
 METADATA_NETWORKS: Final = (
     IPv4Network("169.254.169.254/32"),  # AWS, GCP, Azure, OpenStack instance metadata

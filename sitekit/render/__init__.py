@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sitekit.render.atomic import write_atomic, write_atomic_many
 from sitekit.render.files import rendered_files
+from sitekit.render.stack import carry_pulumi_keys
 from sitekit.spec.loader import Fleet
 
 __all__ = ["RenderResult", "check", "render", "rendered_files", "write_atomic", "write_atomic_many"]
@@ -24,10 +25,13 @@ class RenderResult:
     unchanged: tuple[Path, ...]
 
 
-def _expected(fleet: Fleet, codes: list[str] | None) -> dict[Path, str]:
+def _expected(fleet: Fleet, codes: list[str] | None, root: Path) -> dict[Path, str]:
     out: dict[Path, str] = {}
     for cc in codes or fleet.codes():
-        out.update(rendered_files(fleet.site(cc)))
+        files = rendered_files(fleet.site(cc))
+        stack = Path(f"Pulumi.{cc}.yaml")
+        files[stack] = carry_pulumi_keys(files[stack], root / stack)
+        out.update(files)
     return out
 
 
@@ -38,7 +42,7 @@ def render(fleet: Fleet, root: Path, codes: list[str] | None = None) -> RenderRe
     of a render; each file is still written atomically and durably, and the result lists paths in sorted
     order as before.
     """
-    expected = sorted(_expected(fleet, codes).items())
+    expected = sorted(_expected(fleet, codes, root).items())
     changed = write_atomic_many([(root / rel, text) for rel, text in expected])
     written = tuple(rel for (rel, _), was_written in zip(expected, changed, strict=True) if was_written)
     unchanged = tuple(rel for (rel, _), was_written in zip(expected, changed, strict=True) if not was_written)
@@ -47,7 +51,7 @@ def render(fleet: Fleet, root: Path, codes: list[str] | None = None) -> RenderRe
 
 def check(fleet: Fleet, root: Path, codes: list[str] | None = None) -> list[tuple[Path, str]]:
     """Files that differ from the spec: (path, 'missing' | 'differs' | 'stale')."""
-    expected = _expected(fleet, codes)
+    expected = _expected(fleet, codes, root)
     drift: list[tuple[Path, str]] = []
     for rel, text in sorted(expected.items()):
         path = root / rel

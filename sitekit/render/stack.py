@@ -6,6 +6,8 @@ config that was edited by hand or rendered from an older spec is refused rather 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from sitekit.spec.loader import document_digest
@@ -21,8 +23,27 @@ def stack_document(site: Site, document: dict[str, Any] | None = None, digest: s
     if document is None:
         document = site.model_dump(mode="json")
     return {
+        "secretsprovider": site.deployment.secrets_provider,
         "config": {
+            "pulumi:disable-default-providers": ["kubernetes"],
             "sitekit:site": document,
             "sitekit:specDigest": digest if digest is not None else document_digest(document),
-        }
+        },
     }
+
+
+PULUMI_MANAGED_KEYS = ("encryptionsalt", "encryptedkey")
+"""Top-level keys `pulumi stack init` writes into the stack file (the passphrase salt, or the data key
+wrapped by the secrets provider). They belong to the stack, not to the spec, so render keeps them."""
+
+_MANAGED_LINE = re.compile(rf"^({'|'.join(PULUMI_MANAGED_KEYS)}): \S+$", re.MULTILINE)
+
+
+def carry_pulumi_keys(text: str, existing: Path) -> str:
+    """The rendered stack file with the Pulumi-managed lines of the file on disk appended, if it has any."""
+    try:
+        current = existing.read_text(encoding="utf-8")
+    except OSError:
+        return text
+    kept = [m.group(0) for m in _MANAGED_LINE.finditer(current)]
+    return text + "".join(f"{line}\n" for line in kept)

@@ -108,6 +108,12 @@ def capacity(site: Site) -> Iterator[Problem]:
     for i, t in enumerate(site.tenants):
         if tenants[t.name] > 1:
             yield (f"tenants[{i}].name", f"tenant {t.name!r} is declared more than once")
+        if t.load_balancers and not site.network.allow_public_load_balancer:
+            yield (
+                f"tenants[{i}].load_balancers",
+                f"{t.load_balancers} LoadBalancer Service(s) for tenant {t.name!r}, but "
+                "network.allow_public_load_balancer is false",
+            )
     models = Counter(m.name for m in site.models)
     registry = site.residency.container_registry.host
     for i, m in enumerate(site.models):
@@ -158,7 +164,62 @@ def compliance(site: Site) -> Iterator[Problem]:
             yield (f"compliance.deviations[{i}].control", f"{d.control} has more than one deviation")
 
 
-SITE_CHECKS = (residency, overlaps, hosts, capacity, custody, compliance)
+
+
+_SAAS_BACKENDS = ("app.pulumi.com", "api.pulumi.com")
+_FOREIGN_KMS = ("awskms", "azurekeyvault", "gcpkms")
+
+
+def deployment(site: Site) -> Iterator[Problem]:
+    """Pulumi state and secrets stay in the country: no SaaS backend, no foreign cloud store or KMS."""
+    from urllib.parse import parse_qs, urlsplit
+
+    domains = site.identity.domains
+    dep = site.deployment
+    backend = urlsplit(dep.state_backend)
+    if backend.scheme == "s3":
+        endpoint = (parse_qs(backend.query).get("endpoint") or [""])[0]
+        host = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}").hostname or ""
+        if not endpoint or not _under(host, domains):
+            yield (
+                "deployment.state_backend",
+                f"S3 backend without an in-country endpoint ({endpoint or 'none'}): without "
+                "?endpoint=<host under " + ", ".join(domains) + "> the state would go to a cloud's S3 abroad",
+            )
+    elif backend.scheme == "file":
+        if not backend.path.startswith("/") or backend.netloc:
+            yield ("deployment.state_backend", "a file backend needs an absolute path: file:///var/lib/...")
+    elif backend.scheme in ("https", "http") and backend.hostname in _SAAS_BACKENDS:
+        yield ("deployment.state_backend", "the Pulumi Cloud SaaS keeps state outside the country: refused")
+    elif backend.scheme == "https" and _under(backend.hostname or "", domains):
+        pass  # a self-hosted Pulumi service inside the country's domains
+    else:
+        yield (
+            "deployment.state_backend",
+            f"{dep.state_backend!r} is not an in-country self-managed backend (s3:// with an in-country endpoint, "
+            "file:///path, or https:// under the country's domains)",
+        )
+    provider = urlsplit(dep.secrets_provider)
+    if dep.secrets_provider == "passphrase":
+        return
+    if provider.scheme in _FOREIGN_KMS:
+        yield ("deployment.secrets_provider", f"{provider.scheme} is a foreign cloud KMS: refused")
+    elif provider.scheme == "hashivault" and provider.netloc:
+        vault = urlsplit(dep.vault_address or "")
+        if vault.scheme != "https" or not _under(vault.hostname or "", domains):
+            yield (
+                "deployment.vault_address",
+                f"{dep.vault_address or 'missing'}: a hashivault secrets provider needs the https address of "
+                "the country's own Vault, under " + ", ".join(domains),
+            )
+    else:
+        yield (
+            "deployment.secrets_provider",
+            f"{dep.secrets_provider!r}: use hashivault://<transit key> (in-country Vault) or passphrase (lab)",
+        )
+
+
+SITE_CHECKS = (residency, overlaps, hosts, capacity, custody, compliance, deployment)
 
 
 def check_site(site: Site) -> list[Problem]:

@@ -231,6 +231,25 @@ class Cluster(_Model):
     cluster_domain: Hostname = Field(default="cluster.local", description="Kubernetes cluster DNS domain")
 
 
+class Deployment(_Model):
+    """Where `pulumi up` keeps the country's stack state and what encrypts its secrets: both in the country.
+
+    Pulumi's default (`pulumi login` without a URL) is a SaaS outside the country that would hold the
+    site's configuration and its encrypted ingress key; a sovereign site names its own.
+    """
+
+    state_backend: str = Field(
+        description="Self-managed Pulumi state backend: s3://<bucket>?endpoint=<in-country host>[&...] (an "
+        "S3-compatible store inside the country's domains) or file:///<path> (a folder on an in-country host)"
+    )
+    secrets_provider: str = Field(
+        description="hashivault://<transit key> (an in-country Vault, see vault_address) or passphrase (lab only)"
+    )
+    vault_address: str | None = Field(
+        default=None, description="https URL of the in-country Vault whose transit key encrypts stack secrets"
+    )
+
+
 class Locale(_Model):
     """How a model speaks to the country's users."""
 
@@ -283,6 +302,23 @@ class Tenant(_Model):
     kind: Literal["startup", "agency", "research"] = Field(description="startup, agency or research")
     gpu_quota: int = Field(ge=0, le=4096, description="GPUs the tenant may request at once")
     groups: tuple[str, ...] = Field(min_length=1, description="Identity-provider groups bound to the tenant")
+    max_pods: int = Field(default=100, ge=1, le=10000, description="Pods the tenant may run at once")
+    max_volume_claims: int = Field(default=20, ge=0, le=1000, description="PersistentVolumeClaims the tenant may hold")
+    storage: str = Field(
+        default="1Ti",
+        pattern=r"^[1-9][0-9]{0,5}(Gi|Ti)$",
+        description="Total storage the tenant's volume claims may request, e.g. 500Gi or 2Ti",
+    )
+    load_balancers: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Services of type LoadBalancer the tenant may create (above 0 only where "
+        "network.allow_public_load_balancer is true)",
+    )
+    node_ports: int = Field(
+        default=0, ge=0, le=64, description="Node ports the tenant's Services may open on every host (default none)"
+    )
 
 
 class Pkcs11(_Model):
@@ -397,6 +433,7 @@ class Site(_Model):
     keys: Keys = Field(description="Key custody")
     compliance: Compliance = Field(description="Hardening profile and deviations")
     access: Access = Field(description="Operator access")
+    deployment: Deployment = Field(description="Pulumi state backend and secrets provider, inside the country")
 
     @property
     def cc(self) -> str:

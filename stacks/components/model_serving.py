@@ -9,8 +9,17 @@ Choices worth knowing:
   30 minutes before liveness takes over; readiness keeps a loading pod out of the Service.
 - The pod runs under Pod Security `restricted` and with a read-only root; it gets no service-account
   token because it never talks to the API server.
-- The autoscaler scales on vLLM's queue depth (`vllm_num_requests_waiting`, served by the metrics
-  adapter); CPU use says nothing about a GPU-bound server.
+- Requests equal limits for CPU, memory and GPUs (Guaranteed QoS): a model server should neither be
+  throttled nor evicted first, and a missing CPU limit would be filled in by the namespace's LimitRange
+  default (1 CPU), below the request, which the API server refuses.
+- GPU nodes are chosen by the product label GPU feature discovery really sets (`NVIDIA-L40S`,
+  `NVIDIA-L40S-SHARED` on time-sliced hosts), over every spelling the site's hosts of that model carry.
+- The autoscaler (only when `max_replicas` is above `min_replicas`) scales on CPU per pod from
+  metrics-server, the resource-metrics path the site deploys: vLLM's engine loop keeps about one core busy
+  while it has work queued and idles otherwise. The Deployment then leaves `replicas` to the autoscaler,
+  so `pulumi up` never fights it. A disruption budget exists only where it protects something: with two
+  or more replicas at most one is evicted at a time; a one-replica model gets none (a budget would either
+  protect nothing or block every node drain), so a drain restarts it elsewhere.
 """
 
 from __future__ import annotations
@@ -23,14 +32,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import app_labels
-from sitekit.policy.conventions import GPU_PRODUCT_LABEL, GPU_RESOURCE
+from sitekit.policy.conventions import GPU_RESOURCE
+from sitekit.policy.gpu_labels import PRODUCT_LABEL, product_values
 from sitekit.spec import Model, Site
 
 SERVICE_PORT = 80
 CACHE_SIZE = "20Gi"
 RUN_AS = 1000
 STARTUP_BUDGET_SECONDS = 1800
-QUEUE_METRIC = "vllm_num_requests_waiting"
+CPU_PER_POD_TARGET = "800m"
+"""Average CPU per serving pod above which the autoscaler adds a replica (about one busy engine loop)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ def pod_spec(site: Site, model: Model, service_account: str, config_map: str) ->
     """The serving pod: restricted security context, GPU requests equal to limits, probes on /health."""
     gpus = str(model.gpus_per_replica)
     memory = f"{24 * model.gpus_per_replica}Gi"
+    cpu = str(4 * model.gpus_per_replica)
     spec: dict[str, Any] = {
         "service_account_name": service_account,
         "automount_service_account_token": False,
@@ -121,8 +133,8 @@ def pod_spec(site: Site, model: Model, service_account: str, config_map: str) ->
                 ],
                 "env_from": [{"config_map_ref": {"name": config_map}}],
                 "resources": {
-                    "requests": {"cpu": str(4 * model.gpus_per_replica), "memory": memory, GPU_RESOURCE: gpus},
-                    "limits": {"memory": memory, GPU_RESOURCE: gpus},
+                    "requests": {"cpu": cpu, "memory": memory, GPU_RESOURCE: gpus},
+                    "limits": {"cpu": cpu, "memory": memory, GPU_RESOURCE: gpus},
                 },
                 "startup_probe": _probe("/health", 10, STARTUP_BUDGET_SECONDS // 10),
                 "readiness_probe": _probe("/health", 10, 3),
@@ -149,8 +161,36 @@ def pod_spec(site: Site, model: Model, service_account: str, config_map: str) ->
         ],
     }
     if model.gpu_model:
-        spec["node_selector"] = {GPU_PRODUCT_LABEL: model.gpu_model}
+        spec["affinity"] = {
+            "node_affinity": {
+                "required_during_scheduling_ignored_during_execution": {
+                    "node_selector_terms": [
+                        {
+                            "match_expressions": [
+                                {
+                                    "key": PRODUCT_LABEL,
+                                    "operator": "In",
+                                    "values": list(product_values(site, model.gpu_model)),
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        }
     return spec
+
+
+def autoscaled(model: Model) -> bool:
+    """Whether the model gets an autoscaler (it has room to scale)."""
+    return model.max_replicas > model.min_replicas
+
+
+def disruption_budget(model: Model) -> dict[str, Any] | None:
+    """The PodDisruptionBudget spec, or None where one would protect nothing (a single replica)."""
+    if model.min_replicas < 2:
+        return None
+    return {"max_unavailable": 1}
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -181,7 +221,7 @@ class ModelServing(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=meta(),
             spec={
-                "replicas": model.min_replicas,
+                **({} if autoscaled(model) else {"replicas": model.min_replicas}),
                 "selector": {"match_labels": selector},
                 "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 0, "max_unavailable": 1}},
                 "template": {
@@ -201,32 +241,35 @@ class ModelServing(pulumi.ComponentResource):
             },
             opts=child,
         )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(),
-            spec={
-                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": model.name},
-                "min_replicas": model.min_replicas,
-                "max_replicas": model.max_replicas,
-                "metrics": [
-                    {
-                        "type": "Pods",
-                        "pods": {
-                            "metric": {"name": QUEUE_METRIC},
-                            "target": {"type": "AverageValue", "average_value": "4"},
-                        },
-                    }
-                ],
-                "behavior": {"scale_down": {"stabilization_window_seconds": 600}},
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
-        )
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=meta(),
-            spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
-            opts=child,
-        )
+        if autoscaled(model):
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=meta(),
+                spec={
+                    "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": model.name},
+                    "min_replicas": model.min_replicas,
+                    "max_replicas": model.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "AverageValue", "average_value": CPU_PER_POD_TARGET},
+                            },
+                        }
+                    ],
+                    "behavior": {"scale_down": {"stabilization_window_seconds": 600}},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            )
+        budget = disruption_budget(model)
+        if budget is not None:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=meta(),
+                spec={**budget, "selector": {"match_labels": selector}},
+                opts=child,
+            )
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={

@@ -69,6 +69,23 @@ TENANT_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
+def tenant_quota(tenant: Tenant) -> dict[str, str]:
+    """The tenant's hard limits: GPUs, and everything that could open the site or exhaust it.
+
+    LoadBalancer and NodePort Services are what would publish a tenant's workload outside the cluster,
+    so both are bounded (zero unless the spec allows); pods, claims and storage bound what one tenant
+    can take from the others.
+    """
+    return {
+        GPU_QUOTA_KEY: str(tenant.gpu_quota),
+        "services.loadbalancers": str(tenant.load_balancers),
+        "services.nodeports": str(tenant.node_ports),
+        "pods": str(tenant.max_pods),
+        "persistentvolumeclaims": str(tenant.max_volume_claims),
+        "requests.storage": tenant.storage,
+    }
+
+
 def tenant_namespace(tenant: Tenant) -> str:
     """`tenant-<name>`."""
     return f"{TENANT_PREFIX}{tenant.name}"
@@ -83,7 +100,7 @@ class TenantArgs:
 
 
 class TenantSpace(pulumi.ComponentResource):
-    """Namespace, ResourceQuota on GPUs, LimitRange, Role and RoleBindings, NetworkIsolation."""
+    """Namespace, ResourceQuota (GPUs, publishing Services, pods, storage), LimitRange, RBAC, NetworkIsolation."""
 
     namespace: str
 
@@ -101,7 +118,7 @@ class TenantSpace(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata={"name": "gpu-quota", "namespace": ns_name},
-            spec={"hard": {GPU_QUOTA_KEY: str(tenant.gpu_quota)}},
+            spec={"hard": tenant_quota(tenant)},
             opts=child,
         )
         default_limit_range(f"{name}-limits", ns_name, self, ns, max_memory="256Gi")

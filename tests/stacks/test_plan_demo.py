@@ -18,7 +18,14 @@ def _files(out: Path) -> dict[str, bytes]:
 
 def test_demo_country_plans_clean(site: Site, tmp_path: Path, stacks_dir: Path) -> None:
     result = plan_site(site, tmp_path / site.cc, stacks_dir)
-    assert result.ok, (result.schema.errors, [str(v) for v in result.violations], result.reachability.failures)
+    assert result.ok, (
+        [str(f) for f in result.admission.failures],
+        result.schema.errors,
+        [str(v) for v in result.violations],
+        result.reachability.failures,
+        result.errors,
+    )
+    assert result.admission.checked == len(result.manifests)
     assert result.schema.checked == len(result.manifests) > 30
     kinds = {m["kind"] for m in result.manifests.values()}
     assert {
@@ -28,7 +35,6 @@ def test_demo_country_plans_clean(site: Site, tmp_path: Path, stacks_dir: Path) 
         "Ingress",
         "ResourceQuota",
         "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
         "Secret",
         "Role",
         "RoleBinding",

@@ -103,12 +103,25 @@ def test_model_serving_deployment_is_restricted_and_gpu_scheduled(declare: Decla
     pod = one(rec, "Deployment")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["nodeSelector"] == {"nvidia.com/gpu.product": model.gpu_model}
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    # ke's H100s: ke-gpu-1 is MIG-partitioned (single strategy), ke-gpu-2 whole; GFD spells both.
+    assert terms == [
+        {
+            "matchExpressions": [
+                {
+                    "key": "nvidia.com/gpu.product",
+                    "operator": "In",
+                    "values": ["NVIDIA-H100-SXM5-80GB", "NVIDIA-H100-SXM5-80GB-MIG-1g.10gb"],
+                }
+            ]
+        }
+    ]
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
     (container,) = pod["containers"]
     assert container["image"] == model.image
     res = container["resources"]
-    assert res["requests"]["nvidia.com/gpu"] == res["limits"]["nvidia.com/gpu"] == str(model.gpus_per_replica)
+    assert res["requests"] == res["limits"], "Guaranteed QoS: the LimitRange default must never fill a limit in"
+    assert res["requests"]["nvidia.com/gpu"] == str(model.gpus_per_replica)
     ctx = container["securityContext"]
     assert ctx == {
         "allowPrivilegeEscalation": False,
@@ -120,13 +133,41 @@ def test_model_serving_deployment_is_restricted_and_gpu_scheduled(declare: Decla
     assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] >= 1800
     hpa = one(rec, "HorizontalPodAutoscaler")["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (model.min_replicas, model.max_replicas)
+    assert hpa["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "800m"}}}
+    ], "scale on a metric the site serves (metrics-server), not on one nothing deploys"
+    assert "replicas" not in one(rec, "Deployment")["spec"], "the autoscaler owns replicas; pulumi up must not fight it"
     ingress = one(rec, "Ingress")["spec"]
     assert ingress["tls"] == [{"hosts": [f"{model.name}.{site.network.ingress_domain}"], "secretName": "ingress-tls"}]
     assert ingress["ingressClassName"] == site.cluster.ingress_class
     locale = one(rec, "ConfigMap")["data"]
     assert locale["SITEKIT_SYSTEM_PROMPT_LANGUAGE"] == model.locale.system_prompt_language
-    assert one(rec, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    assert not [r for r in rec.resources if r.props.get("kind") == "PodDisruptionBudget"], (
+        "a one-replica model gets no disruption budget: it would protect nothing"
+    )
     assert one(rec, "Service")["spec"]["type"] == "ClusterIP"
+
+
+def test_model_with_two_replicas_gets_a_budget_and_fixed_replicas_without_an_autoscaler(
+    declare: Declare, fleet: Fleet
+) -> None:
+    from components.model_serving import ModelServing, ModelServingArgs
+
+    site = fleet.site("ee")
+    model = site.models[0].model_copy(update={"min_replicas": 2, "max_replicas": 2})
+    rec = declare(
+        lambda: ModelServing(
+            "m", ModelServingArgs(site=site, model=model, namespace="sitekit-serving", tls_secret_name="ingress-tls")
+        )
+    )
+    assert one(rec, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    assert one(rec, "Deployment")["spec"]["replicas"] == 2
+    assert not [r for r in rec.resources if r.props.get("kind") == "HorizontalPodAutoscaler"]
+    pod = one(rec, "Deployment")["spec"]["template"]["spec"]
+    values = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0][
+        "matchExpressions"
+    ][0]["values"]
+    assert values == ["NVIDIA-L40S", "NVIDIA-L40S-SHARED"], "ee-gpu-1 is time-sliced (GFD adds -SHARED), ee-gpu-2 not"
 
 
 def test_ingress_tls_refuses_without_pki_outside_plan(
@@ -176,7 +217,15 @@ def test_tenant_quota_role_and_bindings(declare: Declare, fleet: Fleet) -> None:
     rec = declare(lambda: TenantSpace("t", TenantArgs(site=site, tenant=tenant)), stack="ke")
     ns = f"tenant-{tenant.name}"
     assert one(rec, "Namespace")["metadata"]["labels"]["sitekit.io/tenant"] == tenant.name
-    assert one(rec, "ResourceQuota")["spec"]["hard"] == {"requests.nvidia.com/gpu": str(tenant.gpu_quota)}
+    assert one(rec, "ResourceQuota")["spec"]["hard"] == {
+        "requests.nvidia.com/gpu": str(tenant.gpu_quota),
+        # a tenant cannot publish the site: no LoadBalancer and no NodePort unless the spec allows
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+        "pods": "100",
+        "persistentvolumeclaims": "20",
+        "requests.storage": "1Ti",
+    }
     rules = one(rec, "Role")["rules"]
     writable = {res for rule in rules if "create" in rule["verbs"] for res in rule["resources"]}
     assert not writable & {"networkpolicies", "resourcequotas", "limitranges", "rolebindings", "roles"}

@@ -52,9 +52,15 @@ def test_real_run_never_uses_tls_placeholders(
     def missing(site: object, names: object) -> tuple[str, str]:
         raise RuntimeError("no key hierarchy for ee: run sitekit keys init ee")
 
+    import components.cluster_provider
+
     monkeypatch.setattr(sitekit.pki, "ingress_tls", missing)
+    # The cluster check is not what this test is about: accept any kubeconfig (test_cluster_provider covers it).
+    monkeypatch.setattr(components.cluster_provider, "check_kubeconfig", lambda cc, text, base: None)
+    config = stack_config(fleet.site("ee"), offline_plan=False)
+    config["sitekit:kubeconfigPath"] = __file__
     with pytest.raises(Exception, match="keys init ee"):
-        run_program(stacks_dir, "ee", stack_config(fleet.site("ee"), offline_plan=False))
+        run_program(stacks_dir, "ee", config)
 
 
 def test_stack_outputs(fleet: Fleet, stacks_dir) -> None:  # type: ignore[no-untyped-def]

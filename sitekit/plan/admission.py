@@ -1,0 +1,681 @@
+"""A model of what the API server's built-in validation and admission do to the plan's objects.
+
+`sitekit plan` has no API server, yet a green plan must mean the objects would be stored and their pods
+created. This module applies, offline, the parts of the API server that decide that:
+
+- **names and labels** (object validation): DNS-1123 labels and subdomains, DNS-1035 labels for
+  Services, RBAC path-segment names, qualified label and annotation keys, label values, IANA port names
+  (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ and
+  https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set);
+- **sizes**: ConfigMap and Secret data at most 1 MiB, annotations at most 256 KiB in all
+  (https://kubernetes.io/docs/concepts/configuration/configmap/,
+  https://kubernetes.io/docs/concepts/configuration/secret/#restriction-data-size,
+  https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/#syntax-and-character-set);
+- **NamespaceLifecycle**: a namespaced object only in a namespace the stack declares or every cluster has
+  (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle);
+- **LimitRanger** on the pods a workload will create: requests defaulted from limits, then `default` and
+  `defaultRequest` filled in, then `min`, `max` and `maxLimitRequestRatio` enforced, and the pod's own
+  rule that a request never exceeds its limit
+  (https://kubernetes.io/docs/concepts/policy/limit-range/);
+- **ResourceQuota**: a pod must name every compute resource a quota tracks, and a namespace's workloads
+  at their maximum replicas (the autoscaler's ceiling where one exists) plus its other objects must fit
+  every quota, object counts included (https://kubernetes.io/docs/concepts/policy/resource-quotas/).
+
+It is a model, not an API server: it covers the rules above for the kinds the stack declares; the lab's
+real control plane (`sitekit lab up --tier cluster`, `pulumi up`) is where the model is checked against
+the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from sitekit.plan.quantity import QuantityError, parse, show
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""Namespaces every cluster has (NamespaceLifecycle never lets them be deleted)."""
+
+IMPLICIT_PER_NAMESPACE = {"configmaps": 1, "serviceaccounts": 1}
+"""Objects the control plane creates in every namespace (`kube-root-ca.crt`, the `default` account);
+they count against object-count quotas like any other."""
+
+MAX_DATA_BYTES = 1024 * 1024
+MAX_ANNOTATION_BYTES = 256 * 1024
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_WILDCARD_HOST = re.compile(r"^\*\.")
+
+RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+LABEL_NAMED_KINDS = {"Namespace"}
+DNS1035_NAMED_KINDS = {"Service"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PriorityClass",
+    "StorageClass",
+    "IngressClass",
+    "CustomResourceDefinition",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "PersistentVolume",
+    "Node",
+    "RuntimeClass",
+    "APIService",
+}
+COMPUTE_QUOTA = {
+    "cpu": ("requests", "cpu"),
+    "memory": ("requests", "memory"),
+    "requests.cpu": ("requests", "cpu"),
+    "requests.memory": ("requests", "memory"),
+    "limits.cpu": ("limits", "cpu"),
+    "limits.memory": ("limits", "memory"),
+    "ephemeral-storage": ("requests", "ephemeral-storage"),
+    "requests.ephemeral-storage": ("requests", "ephemeral-storage"),
+    "limits.ephemeral-storage": ("limits", "ephemeral-storage"),
+}
+"""Quota keys that a pod must specify when a quota tracks them, and where they come from."""
+
+
+@dataclass(frozen=True)
+class AdmissionFailure:
+    """One object the API server would refuse, or whose pods it would refuse, and why."""
+
+    rule: str
+    obj: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[admission:{self.rule}] {self.obj}: {self.message}"
+
+
+@dataclass
+class AdmissionReport:
+    """What the model checked and what it refused."""
+
+    checked: int = 0
+    failures: list[AdmissionFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every object and every pod it creates would be admitted."""
+        return not self.failures
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    """`Kind namespace/name` or `Kind name` for cluster-scoped objects."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod that a workload object will create, and how many at most."""
+
+    owner: Mapping[str, Any]
+    spec: Mapping[str, Any]
+    labels: Mapping[str, Any]
+    replicas: int
+    path: str
+
+
+def pod_templates(
+    obj: Mapping[str, Any], max_replicas: Mapping[tuple[str, str, str], int], nodes: int
+) -> list[PodTemplate]:
+    """The pod templates of a workload, with the most pods of it that can exist at once."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    meta = obj.get("metadata") or {}
+    key = (str(kind), str(meta.get("namespace")), str(meta.get("name")))
+    if kind == "Pod":
+        return [PodTemplate(obj, spec, meta.get("labels") or {}, 1, "spec")]
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+        replicas = max_replicas.get(key, int(spec.get("replicas", 1)))
+        template = spec.get("template") or {}
+        return [
+            PodTemplate(
+                obj,
+                template.get("spec") or {},
+                (template.get("metadata") or {}).get("labels") or {},
+                replicas,
+                "spec.template.spec",
+            )
+        ]
+    if kind == "DaemonSet":
+        template = spec.get("template") or {}
+        return [
+            PodTemplate(
+                obj,
+                template.get("spec") or {},
+                (template.get("metadata") or {}).get("labels") or {},
+                nodes,
+                "spec.template.spec",
+            )
+        ]
+    if kind == "Job":
+        template = spec.get("template") or {}
+        return [
+            PodTemplate(
+                obj,
+                template.get("spec") or {},
+                (template.get("metadata") or {}).get("labels") or {},
+                int(spec.get("parallelism", 1)),
+                "spec.template.spec",
+            )
+        ]
+    if kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        template = job.get("template") or {}
+        return [
+            PodTemplate(
+                obj,
+                template.get("spec") or {},
+                (template.get("metadata") or {}).get("labels") or {},
+                int(job.get("parallelism", 1)),
+                "spec.jobTemplate.spec.template.spec",
+            )
+        ]
+    return []
+
+
+def autoscaler_ceilings(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], int]:
+    """`maxReplicas` of every HorizontalPodAutoscaler, keyed by the workload it scales."""
+    out: dict[tuple[str, str, str], int] = {}
+    for obj in objects:
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+        ns = (obj.get("metadata") or {}).get("namespace")
+        out[(str(ref.get("kind")), str(ns), str(ref.get("name")))] = int((obj.get("spec") or {}).get("maxReplicas", 1))
+    return out
+
+
+# --- names, labels, sizes -------------------------------------------------------------------------------
+
+
+def _name_problem(kind: str, name: str) -> str | None:
+    if not name:
+        return "metadata.name is required"
+    if kind in RBAC_KINDS:
+        if name in (".", "..") or "/" in name or "%" in name:
+            return f"name {name!r} may not be '.', '..' or contain '/' or '%'"
+        return None
+    if kind in LABEL_NAMED_KINDS:
+        if len(name) > 63 or not _DNS1123_LABEL.match(name):
+            return f"name {name!r} must be a DNS-1123 label (lower-case alphanumerics and '-', at most 63 characters)"
+        return None
+    if kind in DNS1035_NAMED_KINDS:
+        if len(name) > 63 or not _DNS1035_LABEL.match(name):
+            return (
+                f"name {name!r} must be a DNS-1035 label (start with a letter; lower-case alphanumerics and '-', "
+                "at most 63 characters)"
+            )
+        return None
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        return f"name {name!r} must be a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.', at most 253)"
+    return None
+
+
+def _qualified_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return f"key {key!r}: prefix must be a DNS-1123 subdomain"
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        return f"key {key!r}: name part must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+    return None
+
+
+def label_problems(labels: Mapping[str, Any], where: str) -> Iterator[str]:
+    """Problems of one label map (keys qualified names, values label values)."""
+    for key, value in labels.items():
+        problem = _qualified_key_problem(str(key))
+        if problem:
+            yield f"{where}: {problem}"
+        text = str(value)
+        if len(text) > 63 or not _LABEL_VALUE.match(text):
+            yield (
+                f"{where}: value {text!r} of {key!r} must be at most 63 alphanumerics, '-', '_' or '.', "
+                "starting and ending alphanumeric"
+            )
+
+
+def _data_size(obj: Mapping[str, Any]) -> int:
+    total = 0
+    for section in ("data", "binaryData", "stringData"):
+        for key, value in (obj.get(section) or {}).items():
+            total += len(str(key).encode()) if obj.get("kind") == "ConfigMap" else 0
+            total += len(str(value).encode())
+    return total
+
+
+def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
+    """Validation of one object's names, labels, annotations and size."""
+    kind = str(obj.get("kind"))
+    meta = obj.get("metadata") or {}
+    who = describe(obj)
+    problem = _name_problem(kind, str(meta.get("name") or ""))
+    if problem:
+        yield AdmissionFailure("names", who, problem)
+    ns = meta.get("namespace")
+    if ns is not None and (len(str(ns)) > 63 or not _DNS1123_LABEL.match(str(ns))):
+        yield AdmissionFailure("names", who, f"namespace {ns!r} must be a DNS-1123 label")
+    for msg in label_problems(meta.get("labels") or {}, "metadata.labels"):
+        yield AdmissionFailure("labels", who, msg)
+    annotations = meta.get("annotations") or {}
+    size = 0
+    for key, value in annotations.items():
+        key_problem = _qualified_key_problem(str(key))
+        if key_problem:
+            yield AdmissionFailure("annotations", who, f"metadata.annotations: {key_problem}")
+        size += len(str(key).encode()) + len(str(value).encode())
+    if size > MAX_ANNOTATION_BYTES:
+        yield AdmissionFailure(
+            "annotations",
+            who,
+            f"metadata.annotations total {size} bytes, more than the limit of {MAX_ANNOTATION_BYTES}",
+        )
+    if kind in ("ConfigMap", "Secret"):
+        for section in ("data", "binaryData", "stringData"):
+            for key in obj.get(section) or {}:
+                if len(str(key)) > 253 or not _CONFIG_KEY.match(str(key)) or str(key) in (".", ".."):
+                    yield AdmissionFailure(
+                        "names", who, f"{section} key {key!r} must consist of alphanumerics, '-', '_' or '.'"
+                    )
+        size = _data_size(obj)
+        if size > MAX_DATA_BYTES:
+            yield AdmissionFailure(
+                "size", who, f"data is {size} bytes, more than the {kind} limit of {MAX_DATA_BYTES} (1 MiB)"
+            )
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    if isinstance(selector, Mapping):
+        labels = selector.get("matchLabels") if "matchLabels" in selector else (selector if kind == "Service" else {})
+        for msg in label_problems(labels or {}, "spec.selector"):
+            yield AdmissionFailure("labels", who, msg)
+    if kind == "Ingress":
+        for i, rule in enumerate(spec.get("rules") or []):
+            host = str(rule.get("host") or "")
+            bare = _WILDCARD_HOST.sub("", host)
+            if host and (
+                len(host) > 253 or not _DNS1123_SUBDOMAIN.match(bare) or any(len(p) > 63 for p in bare.split("."))
+            ):
+                yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS-1123 subdomain")
+    if kind == "Service":
+        for i, port in enumerate(spec.get("ports") or []):
+            name = port.get("name")
+            if name is not None and (len(str(name)) > 63 or not _DNS1123_LABEL.match(str(name))):
+                yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} must be a DNS-1123 label")
+
+
+def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
+    """Validation of a pod template: container and port names, template and node-selector labels."""
+    who = describe(template.owner)
+    for msg in label_problems(template.labels, f"{template.path.rsplit('.spec', 1)[0]}.metadata.labels"):
+        yield AdmissionFailure("labels", who, msg)
+    for msg in label_problems(template.spec.get("nodeSelector") or {}, f"{template.path}.nodeSelector"):
+        yield AdmissionFailure("labels", who, msg)
+    seen: set[str] = set()
+    for section in ("initContainers", "containers"):
+        for i, container in enumerate(template.spec.get(section) or []):
+            name = str(container.get("name") or "")
+            if len(name) > 63 or not _DNS1123_LABEL.match(name):
+                yield AdmissionFailure("names", who, f"{section}[{i}] name {name!r} must be a DNS-1123 label")
+            if name in seen:
+                yield AdmissionFailure("names", who, f"{section}[{i}] name {name!r} is used twice in the pod")
+            seen.add(name)
+            for j, port in enumerate(container.get("ports") or []):
+                pname = port.get("name")
+                if pname is not None and not _valid_port_name(str(pname)):
+                    yield AdmissionFailure(
+                        "names",
+                        who,
+                        f"{section}[{i}].ports[{j}] name {pname!r} must be an IANA service name (at most 15 "
+                        "lower-case alphanumerics and '-', with a letter, no '--')",
+                    )
+
+
+def _valid_port_name(name: str) -> bool:
+    return (
+        0 < len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
+    )
+
+
+# --- LimitRanger ----------------------------------------------------------------------------------------
+
+
+def _resources(container: Mapping[str, Any], kind: str) -> dict[str, Fraction]:
+    raw = (container.get("resources") or {}).get(kind) or {}
+    return {str(k): parse(v) for k, v in raw.items()}
+
+
+@dataclass
+class EffectiveContainer:
+    """A container's requests and limits after defaulting and LimitRanger."""
+
+    section: str
+    index: int
+    name: str
+    requests: dict[str, Fraction]
+    limits: dict[str, Fraction]
+    defaulted_limits: set[str] = field(default_factory=set)
+
+
+def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Every LimitRange item, grouped by namespace."""
+    out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for obj in objects:
+        if obj.get("kind") == "LimitRange":
+            ns = str((obj.get("metadata") or {}).get("namespace"))
+            out[ns] += list((obj.get("spec") or {}).get("limits") or [])
+    return out
+
+
+def effective_containers(
+    template: PodTemplate, limits: list[Mapping[str, Any]]
+) -> tuple[list[EffectiveContainer], list[AdmissionFailure]]:
+    """Apply the API server's defaulting and LimitRanger to a pod template's containers.
+
+    The order is the API server's: pod defaulting copies a limit into a missing request; LimitRanger then
+    sets `default` limits and `defaultRequest` requests where none is given, then enforces `min`, `max`
+    and `maxLimitRequestRatio`; pod validation finally requires every request to be at most its limit.
+    """
+    who = describe(template.owner)
+    failures: list[AdmissionFailure] = []
+    out: list[EffectiveContainer] = []
+    container_items = [item for item in limits if item.get("type", "Container") == "Container"]
+    for section in ("initContainers", "containers"):
+        for i, container in enumerate(template.spec.get(section) or []):
+            name = str(container.get("name"))
+            where = f"{section}[{i}] {name}"
+            try:
+                requests = _resources(container, "requests")
+                lims = _resources(container, "limits")
+            except QuantityError as exc:
+                failures.append(AdmissionFailure("validation", who, f"{where}: {exc}"))
+                continue
+            for res, value in lims.items():
+                requests.setdefault(res, value)
+            eff = EffectiveContainer(section, i, name, requests, lims)
+            for item in container_items:
+                for res, value in (item.get("default") or {}).items():
+                    if res not in eff.limits:
+                        eff.limits[res] = parse(value)
+                        eff.defaulted_limits.add(res)
+                for res, value in (item.get("defaultRequest") or {}).items():
+                    if res not in eff.requests:
+                        eff.requests[res] = parse(value)
+            for item in container_items:
+                for res, value in (item.get("min") or {}).items():
+                    bound = parse(value)
+                    if res not in eff.requests:
+                        failures.append(
+                            AdmissionFailure(
+                                "LimitRanger",
+                                who,
+                                f"{where}: minimum {res} usage is {value} but no request is specified",
+                            )
+                        )
+                    elif eff.requests[res] < bound:
+                        failures.append(
+                            AdmissionFailure(
+                                "LimitRanger",
+                                who,
+                                f"{where}: {res} request {show(eff.requests[res], res)} is below the LimitRange "
+                                f"minimum {value}",
+                            )
+                        )
+                for res, value in (item.get("max") or {}).items():
+                    bound = parse(value)
+                    if res not in eff.limits:
+                        failures.append(
+                            AdmissionFailure(
+                                "LimitRanger", who, f"{where}: maximum {res} usage is {value} but no limit is specified"
+                            )
+                        )
+                    elif eff.limits[res] > bound:
+                        failures.append(
+                            AdmissionFailure(
+                                "LimitRanger",
+                                who,
+                                f"{where}: {res} limit {show(eff.limits[res], res)} exceeds the LimitRange "
+                                f"maximum {value}",
+                            )
+                        )
+                for res, value in (item.get("maxLimitRequestRatio") or {}).items():
+                    if res in eff.limits and res in eff.requests and eff.requests[res] > 0:
+                        ratio = eff.limits[res] / eff.requests[res]
+                        if ratio > parse(value):
+                            failures.append(
+                                AdmissionFailure(
+                                    "LimitRanger",
+                                    who,
+                                    f"{where}: {res} limit to request ratio {float(ratio):g} exceeds {value}",
+                                )
+                            )
+            for res, request in eff.requests.items():
+                limit = eff.limits.get(res)
+                if limit is not None and request > limit:
+                    how = "the defaulted limit" if res in eff.defaulted_limits else "its limit"
+                    rule = "LimitRanger" if res in eff.defaulted_limits else "validation"
+                    failures.append(
+                        AdmissionFailure(
+                            rule, who, f"{where}: {res} request {show(request, res)} exceeds {how} {show(limit, res)}"
+                        )
+                    )
+            out.append(eff)
+    pod_items = [item for item in limits if item.get("type") == "Pod"]
+    for item in pod_items:
+        main = [c for c in out if c.section == "containers"]
+        for res, value in (item.get("max") or {}).items():
+            if any(res not in c.limits for c in main):
+                failures.append(
+                    AdmissionFailure(
+                        "LimitRanger", who, f"pod: maximum {res} usage per Pod is {value} but a container has no limit"
+                    )
+                )
+            elif sum((c.limits[res] for c in main), Fraction(0)) > parse(value):
+                failures.append(
+                    AdmissionFailure("LimitRanger", who, f"pod: {res} limits exceed the per-Pod maximum {value}")
+                )
+        for res, value in (item.get("min") or {}).items():
+            if sum((c.requests.get(res, Fraction(0)) for c in main), Fraction(0)) < parse(value):
+                failures.append(
+                    AdmissionFailure("LimitRanger", who, f"pod: {res} requests are below the per-Pod minimum {value}")
+                )
+    return out, failures
+
+
+def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fraction]:
+    """A pod's effective requests or limits: the larger of the containers' sum and any init container."""
+    totals: dict[str, Fraction] = defaultdict(Fraction)
+    for c in containers:
+        if c.section == "containers":
+            for res, value in getattr(c, kind).items():
+                totals[res] += value
+    for c in containers:
+        if c.section == "initContainers":
+            for res, value in getattr(c, kind).items():
+                totals[res] = max(totals[res], value)
+    return dict(totals)
+
+
+# --- ResourceQuota --------------------------------------------------------------------------------------
+
+
+def _count_key(obj: Mapping[str, Any]) -> str:
+    group = str(obj.get("apiVersion", "v1")).rpartition("/")[0]
+    plural = str(obj.get("kind", "")).lower() + "s"
+    if plural.endswith("ys"):
+        plural = plural[:-2] + "ies"
+    if plural.endswith("sss"):
+        plural = plural[:-1] + "es"
+    return f"count/{plural}.{group}" if group else f"count/{plural}"
+
+
+_LEGACY_COUNTS = {
+    "Pod": "pods",
+    "Service": "services",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "ReplicationController": "replicationcontrollers",
+    "ResourceQuota": "resourcequotas",
+}
+
+
+def quota_usage(
+    namespace: str,
+    objects: list[Mapping[str, Any]],
+    pods: list[tuple[PodTemplate, list[EffectiveContainer]]],
+) -> dict[str, Fraction]:
+    """What a namespace holds at its peak: objects by count, pods at maximum replicas, PVC storage."""
+    usage: dict[str, Fraction] = defaultdict(Fraction)
+    for key, count in IMPLICIT_PER_NAMESPACE.items():
+        usage[key] += count
+        usage[f"count/{key}"] += count
+    for obj in objects:
+        kind = str(obj.get("kind"))
+        usage[_count_key(obj)] += 1
+        if kind in _LEGACY_COUNTS:
+            usage[_LEGACY_COUNTS[kind]] += 1
+        spec = obj.get("spec") or {}
+        if kind == "Service":
+            stype = spec.get("type", "ClusterIP")
+            if stype == "LoadBalancer":
+                usage["services.loadbalancers"] += 1
+            if stype in ("NodePort", "LoadBalancer"):
+                usage["services.nodeports"] += len(spec.get("ports") or [])
+        if kind == "PersistentVolumeClaim":
+            storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+            if storage is not None:
+                usage["requests.storage"] += parse(storage)
+                cls = spec.get("storageClassName")
+                if cls:
+                    usage[f"{cls}.storageclass.storage.k8s.io/requests.storage"] += parse(storage)
+                    usage[f"{cls}.storageclass.storage.k8s.io/persistentvolumeclaims"] += 1
+    for template, containers in pods:
+        n = template.replicas
+        usage["pods"] += n
+        usage["count/pods"] += n
+        for res, value in pod_totals(containers, "requests").items():
+            usage[f"requests.{res}"] += n * value
+            if res in ("cpu", "memory", "ephemeral-storage"):
+                usage[res] += n * value
+        for res, value in pod_totals(containers, "limits").items():
+            usage[f"limits.{res}"] += n * value
+    del namespace
+    return dict(usage)
+
+
+def quota_problems(
+    quota: Mapping[str, Any],
+    usage: Mapping[str, Fraction],
+    pods: list[tuple[PodTemplate, list[EffectiveContainer]]],
+) -> Iterator[AdmissionFailure]:
+    """A quota's refusals: pods missing a tracked compute resource, and any usage over a hard limit."""
+    who = describe(quota)
+    hard = (quota.get("spec") or {}).get("hard") or {}
+    for key in hard:
+        if key in COMPUTE_QUOTA:
+            kind, res = COMPUTE_QUOTA[key]
+            for template, containers in pods:
+                for c in containers:
+                    if c.section == "containers" and res not in getattr(c, kind):
+                        yield AdmissionFailure(
+                            "ResourceQuota",
+                            describe(template.owner),
+                            f"{c.section}[{c.index}] {c.name}: must specify {key} (tracked by {who})",
+                        )
+    for key, value in hard.items():
+        try:
+            limit = parse(value)
+        except QuantityError as exc:
+            yield AdmissionFailure("validation", who, f"spec.hard[{key}]: {exc}")
+            continue
+        used = usage.get(key, Fraction(0))
+        if used > limit:
+            yield AdmissionFailure(
+                "ResourceQuota",
+                who,
+                f"{key}: the namespace's objects need {show(used, key)} at their maximum replicas, above the hard "
+                f"limit {value}",
+            )
+
+
+# --- the whole model ------------------------------------------------------------------------------------
+
+
+def admit(objects: Sequence[Mapping[str, Any]], charts: Sequence[Mapping[str, Any]], nodes: int) -> AdmissionReport:
+    """Judge every object (unredacted) and every pod the workloads would create, as the API server would."""
+    report = AdmissionReport(checked=len(objects))
+    declared = {str((o.get("metadata") or {}).get("name")) for o in objects if o.get("kind") == "Namespace"}
+    known = declared | set(SYSTEM_NAMESPACES)
+    by_ns: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for obj in objects:
+        report.failures += object_problems(obj)
+        ns = (obj.get("metadata") or {}).get("namespace")
+        kind = str(obj.get("kind"))
+        if kind in CLUSTER_SCOPED:
+            if ns:
+                report.failures.append(
+                    AdmissionFailure(
+                        "validation", describe(obj), f"{kind} is cluster-scoped; namespace {ns!r} is not allowed"
+                    )
+                )
+            continue
+        if not ns:
+            ns = "default"
+        if ns not in known:
+            report.failures.append(
+                AdmissionFailure(
+                    "NamespaceLifecycle", describe(obj), f"namespace {ns!r} not found (the stack does not declare it)"
+                )
+            )
+        by_ns[str(ns)].append(obj)
+    for chart in charts:
+        ns = chart.get("namespace")
+        if ns and ns not in known:
+            report.failures.append(
+                AdmissionFailure("NamespaceLifecycle", f"chart {chart.get('chart')}", f"namespace {ns!r} not found")
+            )
+    ceilings = autoscaler_ceilings(objects)
+    ranges = limit_ranges_by_namespace(objects)
+    for ns, members in sorted(by_ns.items()):
+        pods: list[tuple[PodTemplate, list[EffectiveContainer]]] = []
+        for obj in members:
+            for template in pod_templates(obj, ceilings, nodes):
+                report.failures += pod_problems(template)
+                containers, failures = effective_containers(template, ranges.get(ns, []))
+                report.failures += failures
+                pods.append((template, containers))
+        quotas = [o for o in members if o.get("kind") == "ResourceQuota"]
+        if quotas:
+            usage = quota_usage(ns, members, pods)
+            for quota in quotas:
+                report.failures += quota_problems(quota, usage, pods)
+    report.failures = _unique(report.failures)
+    return report
+
+
+def _unique(failures: list[AdmissionFailure]) -> list[AdmissionFailure]:
+    seen: set[str] = set()
+    out = []
+    for f in failures:
+        key = json.dumps([f.rule, f.obj, f.message])
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
