@@ -206,11 +206,17 @@ def deployment(site: Site) -> Iterator[Problem]:
         yield ("deployment.secrets_provider", f"{provider.scheme} is a foreign cloud KMS: refused")
     elif provider.scheme == "hashivault" and provider.netloc:
         vault = urlsplit(dep.vault_address or "")
-        if vault.scheme != "https" or not _under(vault.hostname or "", domains):
+        if dep.vault_address is None:
+            yield (
+                "deployment.secrets_provider",
+                "a hashivault secrets provider needs deployment.vault_address, the https address of the "
+                "country's own Vault, under " + ", ".join(domains),
+            )
+        elif vault.scheme != "https" or not _under(vault.hostname or "", domains):
             yield (
                 "deployment.vault_address",
-                f"{dep.vault_address or 'missing'}: a hashivault secrets provider needs the https address of "
-                "the country's own Vault, under " + ", ".join(domains),
+                f"{dep.vault_address}: a hashivault secrets provider needs the https address of the country's "
+                "own Vault, under " + ", ".join(domains),
             )
     else:
         yield (

@@ -83,3 +83,56 @@ def test_cli_refuses_to_clear_a_foreign_folder(tmp_path: Path, repo_root: Path) 
 
 def test_cli_unknown_country_is_a_user_error(repo_root: Path, tmp_path: Path) -> None:
     assert main(["--root", str(repo_root), "plan", "zz", "--out", str(tmp_path / "zz")]) == 2
+
+
+def _project_copy(repo_root: Path, tmp_path: Path) -> Path:
+    """A project folder (sites, stacks, rendered stack files) that a test may edit."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("sites", "stacks"):
+        shutil.copytree(repo_root / name, project / name)
+    for stack in repo_root.glob("Pulumi*.yaml"):
+        shutil.copy(stack, project / stack.name)
+    return project
+
+
+def test_cli_plan_runs_the_rendered_stack_file_and_refuses_a_hand_edit(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project_copy(repo_root, tmp_path)
+    stack = project / "Pulumi.ee.yaml"
+    doc = yaml.safe_load(stack.read_text())
+    doc["config"]["sitekit:site"]["tenants"][0]["gpu_quota"] = 3  # edited by hand, digest as rendered
+    stack.write_text(yaml.safe_dump(doc))
+    rc = main(["--root", str(project), "plan", "ee", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "the stack program refused Pulumi.ee.yaml: stale render" in err, err
+
+
+def test_cli_plan_refuses_a_stack_file_from_another_spec_even_with_a_matching_digest(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sitekit.spec import Site, site_digest
+
+    project = _project_copy(repo_root, tmp_path)
+    stack = project / "Pulumi.ee.yaml"
+    doc = yaml.safe_load(stack.read_text())
+    doc["config"]["sitekit:site"]["tenants"][0]["gpu_quota"] = 3
+    doc["config"]["sitekit:specDigest"] = site_digest(Site.model_validate(doc["config"]["sitekit:site"]))
+    stack.write_text(yaml.safe_dump(doc))
+    rc = main(["--root", str(project), "plan", "ee", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "Pulumi.ee.yaml was not rendered from the current spec" in err, err
+
+
+def test_cli_plan_without_a_rendered_stack_file_is_a_usage_error(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project_copy(repo_root, tmp_path)
+    (project / "Pulumi.ee.yaml").unlink()
+    assert main(["--root", str(project), "plan", "ee", "--out", str(tmp_path / "out")]) == 2
+    assert "Pulumi.ee.yaml does not exist: run `sitekit render` first" in capsys.readouterr().err

@@ -263,3 +263,89 @@ def test_odd_yaml_keys_are_spec_errors_not_crashes(fleet_copy: Path, snippet: st
     path.write_text(path.read_text() + snippet)
     found = problems(fleet_copy)
     assert any("ee.yaml: line " in p and reason in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        ("https://api.pulumi.com", "the Pulumi Cloud SaaS keeps state outside the country"),
+        ("https://app.pulumi.com/acme", "the Pulumi Cloud SaaS keeps state outside the country"),
+        ("s3://bucket", "S3 backend without an in-country endpoint (none)"),
+        ("s3://bucket?endpoint=s3.eu-north-1.amazonaws.com", "S3 backend without an in-country endpoint"),
+        ("s3://bucket?endpoint=objects.ee.sovereign.example.evil.com", "S3 backend without an in-country endpoint"),
+        ("gs://bucket", "is not an in-country self-managed backend"),
+        ("azblob://container", "is not an in-country self-managed backend"),
+        ("file://relative/path", "a file backend needs an absolute path"),
+        ("https://pulumi.example.com", "is not an in-country self-managed backend"),
+    ],
+)
+def test_state_backend_outside_the_country_is_refused(fleet_copy: Path, backend: str, reason: str) -> None:
+    edit(fleet_copy, "ee.yaml", "state_backend: file:///var/lib/sitekit/pulumi-state/ee", f"state_backend: '{backend}'")
+    found = problems(fleet_copy)
+    assert any(p.split("sites/ee.yaml: ", 1)[-1].startswith("deployment.state_backend: ") and reason in p for p in found), found
+
+
+def test_in_country_backends_are_accepted(fleet_copy: Path) -> None:
+    for backend in (
+        "s3://state?endpoint=objects.ee.sovereign.example:9000&s3ForcePathStyle=true",
+        "https://pulumi.ee.sovereign.example",
+        "file:///srv/pulumi",
+    ):
+        edit(
+            fleet_copy,
+            "ee.yaml",
+            "state_backend: file:///var/lib/sitekit/pulumi-state/ee",
+            f"state_backend: '{backend}'",
+        )
+        load_fleet(fleet_copy)
+        edit(
+            fleet_copy,
+            "ee.yaml",
+            f"state_backend: '{backend}'",
+            "state_backend: file:///var/lib/sitekit/pulumi-state/ee",
+        )
+
+
+@pytest.mark.parametrize(
+    ("provider", "vault", "field", "reason"),
+    [
+        ("awskms://alias/sitekit", None, "secrets_provider", "awskms is a foreign cloud KMS"),
+        ("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", None, "secrets_provider", "gcpkms is a foreign"),
+        ("azurekeyvault://v.vault.azure.net/keys/k", None, "secrets_provider", "azurekeyvault is a foreign"),
+        ("hashivault://sitekit-ee", None, "secrets_provider", "needs deployment.vault_address"),
+        ("hashivault://sitekit-ee", "https://vault.example.com", "vault_address", "country's own Vault"),
+        ("hashivault://sitekit-ee", "http://vault.ee.sovereign.example", "vault_address", "country's own Vault"),
+        ("default", None, "secrets_provider", "use hashivault://<transit key>"),
+    ],
+)
+def test_secrets_provider_outside_the_country_is_refused(
+    fleet_copy: Path, provider: str, vault: str | None, field: str, reason: str
+) -> None:
+    extra = f"\n  vault_address: '{vault}'" if vault else ""
+    edit(fleet_copy, "ee.yaml", "secrets_provider: passphrase", f"secrets_provider: '{provider}'{extra}")
+    found = problems(fleet_copy)
+    assert any(p.split("sites/ee.yaml: ", 1)[-1].startswith(f"deployment.{field}: ") and reason in p for p in found), found
+
+
+def test_tenant_load_balancers_need_the_site_to_allow_them(fleet_copy: Path) -> None:
+    edit(fleet_copy, "ee.yaml", "gpu_quota: 2, groups: [ria-ml]", "gpu_quota: 2, groups: [ria-ml], load_balancers: 1")
+    found = problems(fleet_copy)
+    assert any("tenants[1].load_balancers: 1 LoadBalancer Service(s) for tenant 'ria'" in p for p in found), found
+
+
+def test_render_names_the_secrets_provider_and_disables_default_providers() -> None:
+    from sitekit.render.stack import stack_document
+
+    fleet = load_fleet(Path(__file__).resolve().parents[2] / "sites")
+    doc = stack_document(fleet.site("ke"))
+    assert doc["secretsprovider"] == "hashivault://sitekit-ke"
+    assert doc["config"]["pulumi:disable-default-providers"] == ["kubernetes"]
+
+
+def test_render_keeps_the_keys_pulumi_stack_init_adds(tmp_path: Path) -> None:
+    from sitekit.render.stack import carry_pulumi_keys
+
+    existing = tmp_path / "Pulumi.ee.yaml"
+    existing.write_text("config: {}\nencryptionsalt: v1:abc:def\nsecretsprovider: passphrase\n")
+    assert carry_pulumi_keys("config: {}\n", existing) == "config: {}\nencryptionsalt: v1:abc:def\n"
+    assert carry_pulumi_keys("x\n", tmp_path / "missing.yaml") == "x\n"
