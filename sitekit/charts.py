@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tarfile
@@ -45,8 +46,16 @@ from sitekit.paths import cache_dir
 CATALOGUE_FILE = Path(__file__).with_name("charts.yaml")
 SOURCE_ENV = "SITEKIT_CHART_SOURCE"
 
-Style = Literal["nvidia", "repository-tag", "registry-image"]
-STYLES: tuple[Style, ...] = ("nvidia", "repository-tag", "registry-image")
+Style = Literal["nvidia", "repository-tag", "registry-image", "reference"]
+STYLES: tuple[Style, ...] = ("nvidia", "repository-tag", "registry-image", "reference")
+
+#: A full image reference with a registry host and a tag or digest (`nvcr.io/nvidia/x:1.0`), as found in
+#: values that hold one as a plain string (the GPU operator's Kata artifact URLs).
+_REFERENCE = re.compile(
+    r"^(?P<host>[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?|localhost(:\d+)?)/[a-z0-9._/-]+"
+    r"(?P<tag>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$"
+)
+_IMAGE_KEYS = frozenset({"repository", "registry", "image", "tag", "version", "digest"})
 
 
 @dataclass(frozen=True)
@@ -201,32 +210,48 @@ def _style_of(key: str, node: Mapping[str, Any]) -> Style | None:
     return None
 
 
+def is_image_reference(value: str) -> bool:
+    """Whether a string is a full image reference with a registry host and a tag or digest."""
+    match = _REFERENCE.match(value)
+    return bool(match and (match.group("tag") or match.group("digest")))
+
+
 def walk_images(values: Any, prefix: str = "") -> list[ImagePath]:
-    """Every mapping in a values document that names an image, with its style and default registry.
+    """Every place in a values document that names an image, with its style and default registry.
 
     A mapping names an image when it holds `repository` with `image`/`version`/`tag`, `registry` with
     `image`, or is itself at a key `image` with `repository`, or `image` with `digest`/`tag`. Image-bearing
-    mappings are walked further (the GPU operator nests `driver.manager` inside `driver`). Lists are not
-    walked: image specs in lists (extra containers, modules) are user-supplied, not chart defaults.
+    mappings are walked further (the GPU operator nests `driver.manager` inside `driver`). A plain string
+    that is a full image reference (registry host and tag or digest) is a `reference`, also inside lists,
+    whose elements share the path segment `[*]`. Mappings inside lists are not taken as image specs: those
+    are user-supplied (extra containers, modules), empty by default.
     """
-    found: list[ImagePath] = []
+    found: dict[str, ImagePath] = {}
     root = values if isinstance(values, Mapping) else {}
     global_registry = str(_get(root, "global.image.registry") or "")
 
-    def visit(node: Any, path: str, key: str) -> None:
+    def visit(node: Any, path: str, key: str, in_list: bool) -> None:
+        if isinstance(node, str):
+            if key not in _IMAGE_KEYS and is_image_reference(node):
+                found.setdefault(path, ImagePath(path, "reference", node.rsplit("@", 1)[0].rsplit(":", 1)[0]))
+            return
+        if isinstance(node, list):
+            for item in node:
+                visit(item, f"{path}[*]", key, True)
+            return
         if not isinstance(node, Mapping):
             return
-        style = _style_of(key, node) if path else None
+        style = _style_of(key, node) if path and not in_list else None
         if style is not None:
             default = node.get("repository") or node.get("registry") or ""
             if style == "registry-image" and not default:
                 default = global_registry
-            found.append(ImagePath(path, style, str(default)))
+            found.setdefault(path, ImagePath(path, style, str(default)))
         for k, v in node.items():
-            visit(v, f"{path}.{k}" if path else str(k), str(k))
+            visit(v, f"{path}.{k}" if path else str(k), str(k), in_list)
 
-    visit(values, prefix, prefix.rsplit(".", 1)[-1] if prefix else "")
-    return found
+    visit(values, prefix, prefix.rsplit(".", 1)[-1] if prefix else "", False)
+    return list(found.values())
 
 
 def chart_images(folder: Path) -> list[ImagePath]:
@@ -252,6 +277,23 @@ def _get(values: Mapping[str, Any], dotted: str) -> Any:
             return None
         node = node[part]
     return node
+
+
+def _get_all(values: Any, path: str) -> list[Any]:
+    """Every value at a dotted path in which `name[*]` stands for each element of the list at `name`."""
+    nodes: list[Any] = [values]
+    for part in path.split("."):
+        key, star = (part[:-3], True) if part.endswith("[*]") else (part, False)
+        nxt: list[Any] = []
+        for node in nodes:
+            if isinstance(node, Mapping) and key in node:
+                value = node[key]
+                if star:
+                    nxt.extend(value if isinstance(value, list) else [])
+                else:
+                    nxt.append(value)
+        nodes = nxt
+    return nodes
 
 
 def registry_of(ref: str) -> str:
@@ -303,6 +345,9 @@ def check_images(values: Mapping[str, Any], chart: str, registry_host: str, cat:
     """
     problems = []
     for image in _pin(chart, cat).images:
+        if image.style == "reference":
+            problems += _check_references(values, chart, image, registry_host)
+            continue
         ref, decided_by = image_reference(values, image)
         host = registry_of(ref)
         if host != registry_host:
@@ -313,16 +358,33 @@ def check_images(values: Mapping[str, Any], chart: str, registry_host: str, cat:
     return problems
 
 
+def _check_references(values: Mapping[str, Any], chart: str, image: ImagePath, registry_host: str) -> list[str]:
+    found = _get_all(values, image.path)
+    if not found:
+        return [
+            f"{chart}: image reference at `{image.path}` is left at the chart default ({image.default}), not "
+            f"the in-country registry {registry_host}; Helm replaces a list whole, so set the whole list"
+        ]
+    return [
+        f"{chart}: image reference at `{image.path}` is {ref!r}, not from the in-country registry {registry_host}"
+        for ref in found
+        if not isinstance(ref, str) or registry_of(ref) != registry_host
+    ]
+
+
 def mirror_values(chart: str, registry_host: str, cat: Catalogue | None = None) -> dict[str, Any]:
     """Helm values that point every image of a chart at `registry_host`, keeping the upstream path.
 
     `nvcr.io/nvidia/k8s` becomes `<registry_host>/nvidia/k8s`; a registry-image path gets `registry`. Merge
     the result under a release's own values (the release's keys win); `check_images` on the merged values
     must then report nothing. A path whose upstream default is empty (vGPU manager: licensed image the
-    operator builds) is pointed at `<registry_host>/nvidia`.
+    operator builds) is pointed at `<registry_host>/nvidia`. Plain `reference` paths (inside lists, such as
+    the GPU operator's Kata artifact URLs) are left out: the caller sets those lists whole.
     """
     out: dict[str, Any] = {}
     for image in _pin(chart, cat).images:
+        if image.style == "reference":
+            continue
         node = out
         for part in image.path.split("."):
             node = node.setdefault(part, {})

@@ -112,12 +112,32 @@ def test_unknown_chart_is_a_user_error() -> None:
 # --- check_images --------------------------------------------------------------------------------------
 
 
+def _kata_classes(registry: str) -> list[dict[str, Any]]:
+    artifacts = f"{registry}/nvidia/cloud-native/kata-gpu-artifacts:ubuntu22.04-550.144.03"
+    return [{"name": "kata-nvidia-gpu", "nodeSelector": {}, "artifacts": {"url": artifacts, "pullSecret": ""}}]
+
+
+def _full_gpu_values() -> dict[str, Any]:
+    values = mirror_values("gpu-operator", REGISTRY)
+    values["kataManager"]["config"] = {"runtimeClasses": _kata_classes(REGISTRY)}
+    return values
+
+
 def test_full_gpu_operator_override_passes() -> None:
-    assert check_images(mirror_values("gpu-operator", REGISTRY), "gpu-operator", REGISTRY) == []
+    assert check_images(_full_gpu_values(), "gpu-operator", REGISTRY) == []
+
+
+def test_kata_artifacts_must_be_overridden_as_a_whole_list() -> None:
+    problems = check_images(mirror_values("gpu-operator", REGISTRY), "gpu-operator", REGISTRY)
+    assert len(problems) == 1 and "kataManager.config.runtimeClasses[*].artifacts.url" in problems[0]
+    values = _full_gpu_values()
+    values["kataManager"]["config"]["runtimeClasses"] += _kata_classes("nvcr.io")
+    problems = check_images(values, "gpu-operator", REGISTRY)
+    assert len(problems) == 1 and "'nvcr.io/nvidia/cloud-native/kata-gpu-artifacts:" in problems[0]
 
 
 def test_missing_driver_manager_is_reported() -> None:
-    values = mirror_values("gpu-operator", REGISTRY)
+    values = _full_gpu_values()
     del values["driver"]["manager"]
     problems = check_images(values, "gpu-operator", REGISTRY)
     assert len(problems) == 1
@@ -125,7 +145,7 @@ def test_missing_driver_manager_is_reported() -> None:
 
 
 def test_foreign_or_docker_hub_repository_is_reported() -> None:
-    values = mirror_values("gpu-operator", REGISTRY)
+    values = _full_gpu_values()
     values["toolkit"]["repository"] = "nvcr.io/nvidia/k8s"
     values["dcgm"]["repository"] = "nvidia"  # a Docker Hub name, not a host
     problems = check_images(values, "gpu-operator", REGISTRY)
@@ -134,7 +154,7 @@ def test_foreign_or_docker_hub_repository_is_reported() -> None:
 
 
 def test_empty_repository_takes_the_image_as_full_reference() -> None:
-    values = mirror_values("gpu-operator", REGISTRY)
+    values = _full_gpu_values()
     values["vgpuManager"].update(repository="", image=f"{REGISTRY}/nvidia/vgpu-manager")
     assert check_images(values, "gpu-operator", REGISTRY) == []
     values["vgpuManager"].update(image="vgpu-manager")
@@ -183,6 +203,8 @@ def _gpu_values() -> dict[str, Any]:
     values["vgpuManager"]["driverManager"] = {"repository": "nvcr.io/nvidia/cloud-native", "image": "dm"}
     values["vfioManager"]["driverManager"] = {"repository": "nvcr.io/nvidia/cloud-native", "image": "dm"}
     values["node-feature-discovery"] = {"worker": {"config": {"sources": {}}}}
+    values["kataManager"]["config"] = {"runtimeClasses": _kata_classes("nvcr.io"), "artifactsDir": "/opt/x"}
+    values["daemonsets"]["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists"}]
     return values
 
 
@@ -191,6 +213,12 @@ def test_walk_finds_nested_components_and_styles() -> None:
     assert found["driver.manager"].style == "nvidia"
     assert found["operator.initContainer"].default == "nvcr.io/nvidia"
     assert "node-feature-discovery" not in found and "nfd" not in found
+    kata = found["kataManager.config.runtimeClasses[*].artifacts.url"]
+    assert (kata.style, kata.default) == ("reference", "nvcr.io/nvidia/cloud-native/kata-gpu-artifacts")
+    assert not [p for p in found if p.startswith("daemonsets")]  # `nvidia.com/gpu` is no image
+    assert charts.is_image_reference("registry.lab:5000/a/b@sha256:" + "0" * 64)
+    assert not charts.is_image_reference("nvidia.com/gpu")
+    assert not charts.is_image_reference("https://nvcr.io/x:1")
     ingress = {
         "global": {"image": {"registry": "registry.k8s.io"}},
         "controller": {
