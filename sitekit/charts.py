@@ -494,6 +494,12 @@ def _check_images_list(root: Path, pin: ChartPin) -> None:
         raise UserError("\n".join(lines))
 
 
+def _stamp(pin: ChartPin, cat: Catalogue | None) -> str:
+    """What a cached copy was verified against: the chart's pin and its dependencies' pins."""
+    deps = [f"{d.name} {_pin(d.name, cat).digest}" for d in pin.dependencies if d.name in (cat or catalogue())]
+    return "\n".join([f"{pin.name} {pin.version} {pin.digest}", *deps, ""])
+
+
 def fetch_chart(name: str, version: str, source: Path | None = None, cat: Catalogue | None = None) -> Path:
     """A verified, offline-installable copy of a pinned chart: `$SITEKIT_CACHE/charts/<name>-<version>/`.
 
@@ -507,8 +513,11 @@ def fetch_chart(name: str, version: str, source: Path | None = None, cat: Catalo
     if not same_version(pin.version, version):
         raise UserError(f"chart {name} {version} is not pinned: the catalogue pins {pin.version}")
     dest = cache_dir() / "charts" / f"{name}-{pin.version}"
+    stamp = cache_dir() / "chart-pins" / f"{dest.name}.pin"  # beside, not inside, the lab's chart folder
     if (dest / "Chart.yaml").is_file():
-        return dest
+        if stamp.is_file() and stamp.read_text() == _stamp(pin, cat):
+            return dest
+        shutil.rmtree(dest)  # verified against another pin (the catalogue changed): take it again
     src = _find_in_source(chart_source(source), name, pin.version)
     if src is None:
         raise UserError(
@@ -539,6 +548,8 @@ def fetch_chart(name: str, version: str, source: Path | None = None, cat: Catalo
         except OSError:
             if not (dest / "Chart.yaml").is_file():
                 raise
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(_stamp(pin, cat))
         return dest
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -354,6 +354,13 @@ def test_fetch_lays_the_missing_dependency_and_matches_pins(source: Path, tmp_pa
         assert (chart / required).exists(), required
     assert not [p for p in chart.parent.iterdir() if p.name.startswith(".")]  # no scratch folder left
     assert fetch_chart("gpu-operator", "24.9.2", source, cat) == chart  # cached, `v` optional
+    (chart / "values.yaml").write_text("{}")  # a cached copy is trusted while the pin is the same ...
+    assert fetch_chart("gpu-operator", "v24.9.2", source, cat) == chart
+    assert (chart / "values.yaml").read_text() == "{}"
+    repinned = _gpu_catalogue("sha256:" + "1" * 64, nfd_digest)  # ... and taken again when the pin changes
+    with pytest.raises(UserError, match=r"pinned sha256:1+"):
+        fetch_chart("gpu-operator", "v24.9.2", source, repinned)
+    assert not chart.exists()
 
 
 def test_fetch_accepts_a_vendored_dependency(tmp_path: Path) -> None:
