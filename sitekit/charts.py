@@ -254,16 +254,36 @@ def walk_images(values: Any, prefix: str = "") -> list[ImagePath]:
     return list(found.values())
 
 
+def _packaged_chart_files(archive: Path) -> tuple[Any, Any]:
+    """Chart.yaml and values.yaml of a packaged (sub)chart, read without unpacking it."""
+    docs: dict[str, Any] = {}
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar.getmembers():
+            parts = PurePosixPath(member.name).parts
+            if member.isfile() and len(parts) == 2 and parts[1] in ("Chart.yaml", "values.yaml"):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    docs[parts[1]] = yaml.safe_load(handle.read())
+    return docs.get("Chart.yaml"), docs.get("values.yaml")
+
+
 def chart_images(folder: Path) -> list[ImagePath]:
-    """The image-bearing paths of a chart folder's values.yaml and of its vendored subcharts' (prefixed)."""
+    """The image-bearing paths of a chart folder's values.yaml and of its subcharts' (under their names).
+
+    Subcharts count whether vendored unpacked (`charts/<name>/`) or packaged (`charts/<name>-<v>.tgz`).
+    """
     found = walk_images(_load_yaml(folder / "values.yaml") or {})
     charts = folder / "charts"
     if charts.is_dir():
         for sub in sorted(charts.iterdir()):
             if sub.is_dir() and (sub / "Chart.yaml").is_file():
-                meta = _load_yaml(sub / "Chart.yaml") or {}
-                name = str(meta.get("name") or sub.name)
-                found += walk_images(_load_yaml(sub / "values.yaml") or {}, name)
+                meta, values = _load_yaml(sub / "Chart.yaml") or {}, _load_yaml(sub / "values.yaml")
+            elif sub.is_file() and sub.name.endswith((".tgz", ".tar.gz")):
+                meta, values = _packaged_chart_files(sub)
+            else:
+                continue
+            name = str((meta or {}).get("name") or sub.name)
+            found += walk_images(values or {}, name)
     return sorted(found, key=lambda i: i.path)
 
 

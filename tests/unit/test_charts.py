@@ -381,6 +381,25 @@ def test_fetch_accepts_a_vendored_dependency(tmp_path: Path) -> None:
     assert (chart / "charts" / "node-feature-discovery" / "values.yaml").is_file()
 
 
+def test_fetch_accepts_a_packaged_vendored_dependency(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    gpu = _write_chart(
+        build / "gpu-operator",
+        "gpu-operator",
+        "v24.9.2",
+        _gpu_values(),
+        [{"name": "node-feature-discovery", "version": "v0.16.6"}],
+    )
+    nfd = _write_chart(build / "nfd" / "node-feature-discovery", "node-feature-discovery", "v0.16.6", NFD_VALUES)
+    (gpu / "charts").mkdir()
+    _package(nfd, gpu / "charts" / "node-feature-discovery-v0.16.6.tgz")
+    src = tmp_path / "src"
+    src.mkdir()
+    _package(gpu, src / "gpu-operator-v24.9.2.tgz")
+    chart = fetch_chart("gpu-operator", "v24.9.2", src, _gpu_catalogue(chart_digest(gpu), None))
+    assert (chart / "charts" / "node-feature-discovery-v0.16.6.tgz").is_file()
+
+
 def test_fetch_refuses_unpinned_and_mismatched_digests(source: Path, tmp_path: Path) -> None:
     gpu_digest, nfd_digest = _digests(source, tmp_path)
     with pytest.raises(UserError, match=rf"no pinned digest; the copy in .* has {gpu_digest}"):
