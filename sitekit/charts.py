@@ -578,6 +578,11 @@ def fetch_chart(name: str, version: str, source: Path | None = None, cat: Catalo
 def _lay_dependencies(
     root: Path, meta: Mapping[str, Any], pin: ChartPin, source: Path | None, cat: Catalogue | None
 ) -> None:
+    """Make every Chart.yaml dependency present under charts/ so that Helm renders the chart offline.
+
+    A dependency must be the catalogue's pin for it (an exact version, `v` optional); one already vendored
+    (covered by the parent's digest) stays, any other is fetched and verified as a chart of its own.
+    """
     declared = [d for d in meta.get("dependencies") or [] if isinstance(d, dict)]
     charts = root / "charts"
     for dep in declared:
@@ -593,7 +598,6 @@ def _lay_dependencies(
         sub = fetch_chart(dep_name, pinned.version, source, cat)
         charts.mkdir(exist_ok=True)
         shutil.copytree(sub, charts / dep_name)
-    # A packaged subchart that is vendored but undeclared is Helm's business; an unpacked one is checked above.
 
 
 def lab_chart_dir(
