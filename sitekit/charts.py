@@ -380,7 +380,9 @@ def check_images(values: Mapping[str, Any], chart: str, registry_host: str, cat:
 
 def _check_references(values: Mapping[str, Any], chart: str, image: ImagePath, registry_host: str) -> list[str]:
     found = _get_all(values, image.path)
-    if not found:
+    head = image.path.split("[*]", 1)[0]
+    list_set = "[*]" in image.path and any(isinstance(v, list) for v in _get_all(values, head))
+    if not found and not list_set:
         return [
             f"{chart}: image reference at `{image.path}` is left at the chart default ({image.default}), not "
             f"the in-country registry {registry_host}; Helm replaces a list whole, so set the whole list"

@@ -27,6 +27,7 @@ def main() -> None:
     pulumi.export("ingress_hosts", built.ingress_hosts)
     pulumi.export("tenant_gpu_quota", built.tenant_gpu_quota)
     pulumi.export("gpu_node_labels", built.gpu_node_labels)
+    pulumi.export("charts_not_installed", built.charts_not_installed)
 
 
 main()

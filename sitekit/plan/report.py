@@ -6,10 +6,21 @@ from collections import Counter
 
 from sitekit.plan.runner import PlanResult
 
+ASSUMPTIONS = (
+    "a CNI that enforces NetworkPolicy (without one every policy here is inert)",
+    "cluster DNS pods labelled k8s-app: kube-dns in kube-system (the DNS allow rules select them)",
+    "kubelet serving certificates signed by the cluster CA (metrics-server verifies them)",
+)
+"""What the stack relies on and does not install; kept in step with `stacks/components/addons.py`."""
+
 KNOWN_CHART_CONTENTS = {
     "gpu-operator": "the operator Deployment and its ClusterPolicy; DaemonSets for the driver, container toolkit, "
     "device plugin, DCGM exporter, GPU feature discovery, validator and MIG manager; node-feature-discovery; "
     "their ServiceAccounts, RBAC and CRDs",
+    "ingress-nginx": "the controller Deployment, its NodePort Service, IngressClass, validating webhook and the Job "
+    "that issues the webhook's certificate, ServiceAccounts and RBAC",
+    "metrics-server": "the metrics-server Deployment and Service, the v1beta1.metrics.k8s.io APIService with its "
+    "CA bundle, ServiceAccount and RBAC",
 }
 """What a chart installs, for the charts sitekit declares, so the plan can name what it could not see."""
 
@@ -58,6 +69,8 @@ def render(result: PlanResult, verbose: bool = False) -> str:
         for r in reach.reaches:
             peers = "; ".join(sorted({p.describe() for p in r.peers})) if r.isolated else "anything (not isolated)"
             lines.append(f"    {r.pod.name} -> {peers or 'nothing'}")
+    for assumption in ASSUMPTIONS:
+        lines.append(f"  assumes       {assumption}")
     for warning in result.recording.warnings:
         lines.append(f"  warning       {warning}")
     for error in result.errors:

@@ -19,6 +19,9 @@ INGRESS_NAMESPACE: Final = "sitekit-ingress"
 SERVING_NAMESPACE: Final = "sitekit-serving"
 """Where the country's model catalog is served."""
 
+METRICS_NAMESPACE: Final = "sitekit-metrics"
+"""Where metrics-server runs: the resource-metrics API the model autoscalers read."""
+
 TENANT_PREFIX: Final = "tenant-"
 """A tenant's namespace is `tenant-<name>`."""
 

@@ -68,6 +68,30 @@ def _value_images(values: Any, path: str = "values") -> Iterator[tuple[str, str]
             yield from _value_images(value, f"{path}[{i}]")
 
 
+def _catalogued_images(site: Site, chart: str, version: str, values: Mapping[str, Any]) -> Iterator[str]:
+    """Every image the pinned chart can pull is overridden to the in-country registry (sitekit/charts.yaml).
+
+    Values the release leaves out fall back to the chart's defaults, which name registries abroad; only the
+    catalogue of the chart's image-bearing values can tell which are missing. A chart or version the
+    catalogue does not pin cannot be judged, so it fails too.
+    """
+    from sitekit.charts import catalogue, check_images, same_version
+
+    pins = catalogue()
+    pin = pins.get(chart)
+    if pin is None:
+        yield f"chart {chart!r} is not in sitekit/charts.yaml: its image-bearing values are unknown"
+        return
+    if not same_version(pin.version, version):
+        yield (
+            f"chart {chart!r} version {version!r} is not the version sitekit/charts.yaml lists its images for "
+            f"({pin.version})"
+        )
+        return
+    for problem in check_images(values, chart, site.residency.container_registry.host, pins):
+        yield f"chart {chart!r}: {problem}"
+
+
 def check_charts(site: Site, resource: Resource) -> Iterator[str]:
     """Charts come from the in-country chart repository at a pinned version; their images from the mirror."""
     if resource.type not in _CHART_TYPES:
@@ -88,6 +112,7 @@ def check_charts(site: Site, resource: Resource) -> Iterator[str]:
     version = str(props.get("version") or "")
     if not _PINNED.match(version):
         yield f"chart {chart!r} version {version or '(none)'!r} is not pinned to an exact version"
+    yield from _catalogued_images(site, chart, version, props.get("values") or {})
     allowed = registry_names(site)
     for where, value in _value_images(props.get("values") or {}):
         host = value.split("/", 1)[0]

@@ -228,6 +228,16 @@ class Cluster(_Model):
         pattern=_SEMVER_TAG.pattern, description="NVIDIA GPU operator chart version, pinned, e.g. v24.9.2"
     )
     ingress_class: K8sName = Field(default="nginx", description="IngressClass of the in-country ingress controller")
+    ingress_nginx_version: str = Field(
+        default="4.12.1",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="ingress-nginx chart version installed for the IngressClass (pinned in sitekit/charts.yaml)",
+    )
+    metrics_server_version: str = Field(
+        default="3.12.2",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="metrics-server chart version (the resource-metrics path the model autoscalers read)",
+    )
     cluster_domain: Hostname = Field(default="cluster.local", description="Kubernetes cluster DNS domain")
 
 

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.charts import release
 from sitekit.policy.conventions import GPU_RESOURCE
 from sitekit.spec import Host, Site
 
@@ -81,7 +82,7 @@ def _mig_strategy(site: Site) -> str:
 
 
 def chart_values(site: Site) -> dict[str, Any]:
-    """Helm values: every image from the in-country registry, sharing from the spec, safe driver upgrades."""
+    """Helm values: sharing from the spec, safe driver upgrades; `release` adds every other image override."""
     registry = site.residency.container_registry.host
     nvidia = f"{registry}/nvidia"
     k8s_images = f"{registry}/nvidia/k8s"
@@ -111,13 +112,15 @@ def chart_values(site: Site) -> dict[str, Any]:
         "migManager": {"enabled": uses_mig, "repository": k8s_images},
         "nfd": {"enabled": True},
         "node-feature-discovery": {"image": {"repository": f"{registry}/nfd/node-feature-discovery"}},
+        # Kata is not used; its runtime classes name artifact images abroad, and Helm replaces lists whole.
+        "kataManager": {"enabled": False, "config": {"runtimeClasses": []}},
     }
 
 
 class GpuOperator(pulumi.ComponentResource):
     """The operator's Helm release and its device-plugin configuration."""
 
-    release: k8s.helm.v3.Release
+    release: k8s.helm.v3.Release | None
 
     def __init__(self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sitekit:gpu:GpuOperator", name, None, opts)
@@ -129,15 +132,14 @@ class GpuOperator(pulumi.ComponentResource):
             data=device_plugin_configs(site),
             opts=child,
         )
-        self.release = k8s.helm.v3.Release(
+        self.release = release(
             f"{name}-release",
-            name="gpu-operator",
+            site=site,
             chart="gpu-operator",
             version=site.cluster.gpu_operator_version,
             namespace=args.namespace,
-            repository_opts={"repo": site.residency.chart_repository.url},
             values=chart_values(site),
-            create_namespace=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, config]),
+            parent=self,
+            depends_on=[*args.depends_on, config],
         )
-        self.register_outputs({"release": self.release.name, "node_labels": node_labels(site)})
+        self.register_outputs({"node_labels": node_labels(site)})

@@ -48,6 +48,7 @@ class NetworkIsolationArgs:
     serving_ports: tuple[int, ...] = ()
     destinations: tuple[Destination, ...] = field(default=())
     needs_api_server: bool = False
+    ingress_from: tuple[Destination, ...] = field(default=())
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -61,6 +62,13 @@ def api_server_destinations(site: Site) -> tuple[Destination, ...]:
     return tuple(
         Destination(f"api-{h.name}", IPv4Network(f"{h.address}/32"), (API_SERVER_PORT,))
         for h in site.hosts_by_role("control-plane")
+    )
+
+
+def control_plane_sources(site: Site, ports: tuple[int, ...]) -> tuple[Destination, ...]:
+    """The control-plane hosts as sources: the API server calls webhooks and aggregated APIs from there."""
+    return tuple(
+        Destination(f"cp-{h.name}", IPv4Network(f"{h.address}/32"), ports) for h in site.hosts_by_role("control-plane")
     )
 
 
@@ -157,6 +165,19 @@ class NetworkIsolation(pulumi.ComponentResource):
                     "pod_selector": {},
                     "policy_types": ["Ingress"],
                     "ingress": [{"from": [_namespace_peer(INGRESS_NAMESPACE)], "ports": _tcp(args.serving_ports)}],
+                },
+            )
+        if args.ingress_from:
+            self._policy(
+                name,
+                ns,
+                "allow-from-control-plane",
+                {
+                    "pod_selector": {},
+                    "policy_types": ["Ingress"],
+                    "ingress": [
+                        {"from": [{"ip_block": ip_block(d.cidr)}], "ports": _tcp(d.ports)} for d in args.ingress_from
+                    ],
                 },
             )
         destinations = list(args.destinations)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.addons import INGRESS_WEBHOOK_PORT, KUBELET_PORT, METRICS_SERVER_PORT, Addons, AddonsArgs
 from components.baseline import Baseline, BaselineArgs, NamespaceSpec
 from components.gpu_operator import GpuOperator, GpuOperatorArgs, node_labels
 from components.ingress_tls import IngressTls, IngressTlsArgs
@@ -20,10 +21,16 @@ from components.network_isolation import (
     Destination,
     NetworkIsolation,
     NetworkIsolationArgs,
+    control_plane_sources,
     workload_destinations,
 )
 from components.tenant import TenantArgs, TenantSpace
-from sitekit.policy.conventions import GPU_OPERATOR_NAMESPACE, INGRESS_NAMESPACE, SERVING_NAMESPACE
+from sitekit.policy.conventions import (
+    GPU_OPERATOR_NAMESPACE,
+    INGRESS_NAMESPACE,
+    METRICS_NAMESPACE,
+    SERVING_NAMESPACE,
+)
 from sitekit.spec import Site
 
 GPU_OPERATOR_EXEMPTION = (
@@ -48,6 +55,7 @@ class SovereignSite(pulumi.ComponentResource):
     ingress_hosts: dict[str, str]
     tenant_gpu_quota: dict[str, int]
     gpu_node_labels: dict[str, dict[str, str]]
+    charts_not_installed: list[str]
 
     def __init__(self, name: str, args: SovereignSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sitekit:site:SovereignSite", name, None, opts)
@@ -62,18 +70,25 @@ class SovereignSite(pulumi.ComponentResource):
                     NamespaceSpec(GPU_OPERATOR_NAMESPACE, "system", GPU_OPERATOR_EXEMPTION, default_limits=False),
                     NamespaceSpec(INGRESS_NAMESPACE, "ingress"),
                     NamespaceSpec(SERVING_NAMESPACE, "serving"),
+                    NamespaceSpec(METRICS_NAMESPACE, "system"),
                 ),
                 kubernetes_version=version,
             ),
             opts=child,
         )
         ns = baseline.namespaces
-        system_namespaces: tuple[tuple[str, NamespaceRole, tuple[Destination, ...], bool], ...] = (
-            (GPU_OPERATOR_NAMESPACE, "system", (), True),  # the operator watches the API server
-            (INGRESS_NAMESPACE, "ingress", (), True),  # so does the ingress controller
-            (SERVING_NAMESPACE, "serving", workload_destinations(site), False),
+        kubelets = (Destination("kubelets", site.network.node_cidr, (KUBELET_PORT,)),)
+        system_namespaces: tuple[
+            tuple[str, NamespaceRole, tuple[Destination, ...], bool, tuple[Destination, ...]], ...
+        ] = (
+            (GPU_OPERATOR_NAMESPACE, "system", (), True, ()),  # the operator watches the API server
+            # so does the ingress controller; the API server calls its validating webhook
+            (INGRESS_NAMESPACE, "ingress", (), True, control_plane_sources(site, (INGRESS_WEBHOOK_PORT,))),
+            (SERVING_NAMESPACE, "serving", workload_destinations(site), False, ()),
+            # metrics-server scrapes the kubelets; the API server calls it as the metrics.k8s.io API
+            (METRICS_NAMESPACE, "system", kubelets, True, control_plane_sources(site, (METRICS_SERVER_PORT,))),
         )
-        for ns_name, role, destinations, api in system_namespaces:
+        for ns_name, role, destinations, api, sources in system_namespaces:
             NetworkIsolation(
                 f"{name}-network-{ns_name}",
                 NetworkIsolationArgs(
@@ -83,11 +98,17 @@ class SovereignSite(pulumi.ComponentResource):
                     serving_ports=serving_ports,
                     destinations=destinations,
                     needs_api_server=api,
+                    ingress_from=sources,
                     depends_on=(ns[ns_name],),
                 ),
                 opts=child,
             )
-        GpuOperator(
+        addons = Addons(
+            f"{name}-addons",
+            AddonsArgs(site=site, ingress_namespace=INGRESS_NAMESPACE, metrics_namespace=METRICS_NAMESPACE),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns[INGRESS_NAMESPACE], ns[METRICS_NAMESPACE]]),
+        )
+        operator = GpuOperator(
             f"{name}-gpu-operator",
             GpuOperatorArgs(site=site, namespace=GPU_OPERATOR_NAMESPACE, depends_on=(ns[GPU_OPERATOR_NAMESPACE],)),
             opts=child,
@@ -129,11 +150,15 @@ class SovereignSite(pulumi.ComponentResource):
             self.tenant_gpu_quota[tenant.name] = tenant.gpu_quota
         self.namespaces = sorted([*ns, *tenant_namespaces])
         self.gpu_node_labels = node_labels(site)
+        installed = [*addons.charts, *(["gpu-operator"] if operator.release is not None else [])]
+        self.charts_not_installed = sorted({"gpu-operator", "ingress-nginx", "metrics-server"} - set(installed))
         self.register_outputs(
             {
                 "namespaces": self.namespaces,
                 "service_endpoints": self.service_endpoints,
                 "ingress_hosts": self.ingress_hosts,
                 "tenant_gpu_quota": self.tenant_gpu_quota,
+                "gpu_node_labels": self.gpu_node_labels,
+                "charts_not_installed": self.charts_not_installed,
             }
         )

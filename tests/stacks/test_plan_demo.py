@@ -40,7 +40,11 @@ def test_demo_country_plans_clean(site: Site, tmp_path: Path, stacks_dir: Path) 
         "RoleBinding",
         "LimitRange",
     } <= kinds
-    assert list(result.charts) == ["_charts/gpu-operator-gpu-operator.yaml"]
+    assert list(result.charts) == [
+        "_charts/gpu-operator-gpu-operator.yaml",
+        "_charts/sitekit-ingress-ingress-nginx.yaml",
+        "_charts/sitekit-metrics-metrics-server.yaml",
+    ]
     first = _files(tmp_path / site.cc)
     plan_site(site, tmp_path / site.cc, stacks_dir)
     assert _files(tmp_path / site.cc) == first, "the same spec must give the same bytes"

@@ -478,3 +478,14 @@ def test_cli_prints_digest_and_images(tmp_path: Path, capsys: pytest.CaptureFixt
             {"path": "image", "style": "repository-tag", "default": "registry.k8s.io/metrics-server/metrics-server"}
         ],
     }
+
+
+def test_an_explicitly_empty_reference_list_overrides_the_chart_default() -> None:
+    """Helm replaces a list whole: `runtimeClasses: []` leaves no default artifact to pull from abroad."""
+    from sitekit.charts import check_images, mirror_values
+
+    values = mirror_values("gpu-operator", "registry.ee.sovereign.example")
+    missing = check_images(values, "gpu-operator", "registry.ee.sovereign.example")
+    assert [p for p in missing if "kataManager.config.runtimeClasses" in p], missing
+    values["kataManager"]["config"] = {"runtimeClasses": []}
+    assert check_images(values, "gpu-operator", "registry.ee.sovereign.example") == []
