@@ -6,6 +6,8 @@ Nothing is declared until the configuration has been validated and its digest ch
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
 from components.cluster_provider import cluster_provider
@@ -15,6 +17,7 @@ from components.stack_config import read_site
 
 def main() -> None:
     """Validate the config, build the site through the country's own provider, export what operators need."""
+    os.environ["SITEKIT_NO_PROMPT"] = "1"  # the engine gives no terminal: a missing PIN must fail, not hang
     site, offline_plan = read_site()
     provider = cluster_provider(site, pulumi.Config("sitekit"), offline_plan)
     built = SovereignSite(

@@ -11,11 +11,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sitekit.spec.models import Site
 
-__all__ = ["ingress_tls"]
+__all__ = ["ingress_tls", "stored_ingress_tls"]
 
 
 def ingress_tls(site: Site, names: Sequence[str]) -> tuple[str, str]:
-    """(fullchain PEM, key PEM) for the ingress of `site`; see `sitekit.pki.ingress`."""
+    """(fullchain PEM, key PEM) for the ingress of `site`, issued if needed; see `sitekit.pki.ingress`."""
     from sitekit.pki.ingress import ingress_tls as _ingress_tls
 
-    return _ingress_tls(site, names)
+    found = _ingress_tls(site, names)
+    assert found is not None  # issuing always returns a pair
+    return found
+
+
+def stored_ingress_tls(site: Site, names: Sequence[str]) -> tuple[str, str] | None:
+    """A valid stored ingress leaf for `names`, or None; issues and writes nothing (for previews)."""
+    from sitekit.pki.ingress import ingress_tls as _ingress_tls
+
+    return _ingress_tls(site, names, reuse_only=True)

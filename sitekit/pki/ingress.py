@@ -44,8 +44,12 @@ def _reusable(h: Hierarchy, chain: bytes, names: Sequence[str]) -> bool:
     return leaf.not_valid_after_utc - now() > min(window, lifetime / 2)
 
 
-def ingress_tls(site: Site, names: Sequence[str]) -> tuple[str, str]:
-    """(fullchain PEM, key PEM) for `names`, issued or reused; UserError if `keys init` has not run."""
+def ingress_tls(site: Site, names: Sequence[str], *, reuse_only: bool = False) -> tuple[str, str] | None:
+    """(fullchain PEM, key PEM) for `names`, issued or reused; UserError if `keys init` has not run.
+
+    With `reuse_only` (a `pulumi preview`) nothing is issued or written: a valid stored leaf is returned,
+    or None when a deployment would have to issue one.
+    """
     layout = Layout.for_country(site.cc)
     if not layout.initialised():
         raise UserError(f"no key hierarchy for {site.cc}: run sitekit keys init {site.cc}")
@@ -60,6 +64,8 @@ def ingress_tls(site: Site, names: Sequence[str]) -> tuple[str, str]:
         chain = cert_path.read_bytes()
         if _reusable(h, chain, wanted):
             return chain.decode(), key_path.read_text()
+    if reuse_only:
+        return None
     try:
         issued = h.issue(PURPOSE, wanted, "server")
         h.store_leaf(PURPOSE, slug, issued)

@@ -16,12 +16,16 @@ from sitekit.errors import UserError
 PASSPHRASE_ENV = "SITEKIT_KEY_PASSPHRASE"
 PIN_ENV = "SITEKIT_PKCS11_PIN"
 SO_PIN_ENV = "SITEKIT_PKCS11_SO_PIN"
+NO_PROMPT_ENV = "SITEKIT_NO_PROMPT"
+"""Set by the stack program: under `pulumi up` a prompt would hang the engine, so a missing secret fails."""
 
 
 def secret_from_env_or_prompt(env: str, prompt: str, *, confirm: bool = False, min_length: int = 4) -> str:
     """Read a secret from `env`, else prompt on the terminal; refuse if neither is possible."""
     value = os.environ.get(env)
     if value is None:
+        if os.environ.get(NO_PROMPT_ENV):
+            raise UserError(f"set {env}: this command runs unattended (e.g. under pulumi up) and cannot prompt")
         if not sys.stdin.isatty():
             raise UserError(f"set {env} or run on a terminal to be prompted for it")
         value = getpass.getpass(f"{prompt}: ")

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from sitekit.spec import Site
 
 PLACEHOLDER = "UNAVAILABLE: placeholder declared by sitekit plan; no certificate was issued"
+PREVIEW_PENDING = "PENDING: pulumi preview issues nothing; pulumi up issues this certificate"
 
 
 class IngressTlsUnavailable(Exception):
@@ -34,18 +35,25 @@ class IngressTlsArgs:
 
 
 def issue(site: Site, hosts: tuple[str, ...]) -> tuple[str, str]:
-    """Ask `sitekit.pki` for a leaf covering `hosts`; raise `IngressTlsUnavailable` if it cannot."""
+    """Ask `sitekit.pki` for a leaf covering `hosts`; raise `IngressTlsUnavailable` if it cannot.
+
+    During a `pulumi preview` nothing is issued or written to disk: a stored leaf is reused, or the Secret
+    is previewed with a marked pending value that `pulumi up` replaces with a real certificate.
+    """
     try:
-        from sitekit.pki import ingress_tls  # imported here: pki is optional until keys are set up
+        from sitekit.pki import ingress_tls, stored_ingress_tls  # imported here: optional until keys exist
     except ImportError as exc:
         raise IngressTlsUnavailable(
             f"sitekit.pki.ingress_tls is not available ({exc}); the ingress certificate cannot be issued"
         ) from exc
+    preview = pulumi.runtime.is_dry_run()
     try:
-        fullchain, key = ingress_tls(site, list(hosts))
+        found = stored_ingress_tls(site, list(hosts)) if preview else ingress_tls(site, list(hosts))
     except Exception as exc:  # pki raises UserError when the hierarchy is missing; keep its message
         raise IngressTlsUnavailable(f"cannot issue the ingress certificate for {site.cc}: {exc}") from exc
-    return fullchain, key
+    if found is None:
+        return PREVIEW_PENDING, PREVIEW_PENDING
+    return found
 
 
 class IngressTls(pulumi.ComponentResource):

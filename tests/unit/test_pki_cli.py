@@ -112,3 +112,26 @@ def test_full_cli_run(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch
         assert b"PRIVATE KEY-----\nMI" not in data, rel
         for secret in secrets:
             assert secret.encode() not in data, rel
+
+
+def test_preview_path_issues_and_writes_nothing(env: Path) -> None:
+    from sitekit.pki import stored_ingress_tls
+
+    assert run("init", "cl") == 0
+    site = load_fleet(Path(SITES)).site("cl")
+    leaves = env / "keys" / "cl" / "leaves"
+    before = sorted(p.name for p in leaves.rglob("*")) if leaves.exists() else []
+    assert stored_ingress_tls(site, ["llm.ai.cl.sovereign.example"]) is None
+    after = sorted(p.name for p in leaves.rglob("*")) if leaves.exists() else []
+    assert after == before, "a preview must not issue a certificate to disk"
+    chain, key = ingress_tls(site, ["llm.ai.cl.sovereign.example"])
+    assert stored_ingress_tls(site, ["llm.ai.cl.sovereign.example"]) == (chain, key)
+
+
+def test_unattended_run_without_the_secret_fails_instead_of_prompting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitekit.pki.secrets import secret_from_env_or_prompt
+
+    monkeypatch.delenv("SITEKIT_PKCS11_PIN", raising=False)
+    monkeypatch.setenv("SITEKIT_NO_PROMPT", "1")
+    with pytest.raises(UserError, match=r"set SITEKIT_PKCS11_PIN: this command runs unattended .*cannot prompt"):
+        secret_from_env_or_prompt("SITEKIT_PKCS11_PIN", "token PIN")
