@@ -31,3 +31,12 @@ def cache_dir() -> Path:
     env = os.environ.get("SITEKIT_CACHE")
     base = Path(env) if env else Path.home() / ".cache" / "sitekit"
     return base.resolve()
+
+
+def kubeconfig_path(cc: str) -> Path:
+    """Where a country's kubeconfig is looked for when the stack config names none.
+
+    `$SITEKIT_STATE/clusters/<cc>/kubeconfig`: outside git, next to the country's keys, and never the
+    machine's current kube context (`~/.kube/config`), which could point at any country's cluster.
+    """
+    return state_dir() / "clusters" / cc / "kubeconfig"

@@ -3,7 +3,8 @@
 Default providers are disabled in every stack file (`pulumi:disable-default-providers`), so a resource
 that forgot this provider fails instead of landing in whatever kube context happens to be current. The
 kubeconfig comes from the stack config, as a secret value (`pulumi config set --secret sitekit:kubeconfig
-"$(cat FILE)"`) or a path (`pulumi config set sitekit:kubeconfigPath FILE`), and is refused unless the CA
+"$(cat FILE)"`) or a path (`pulumi config set sitekit:kubeconfigPath FILE`), or else from
+`$SITEKIT_STATE/clusters/<cc>/kubeconfig` (never from the machine's current kube context), and is refused unless the CA
 it trusts is the country's own Kubernetes CA from `sitekit keys`: Estonia's stack cannot reach Kenya's
 cluster even with Kenya's context selected.
 """
@@ -17,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.stack_config import StackConfigError
 from sitekit.errors import UserError
+from sitekit.paths import kubeconfig_path
 from sitekit.pki.kubeconfig import check_kubeconfig
 from sitekit.spec import Site
 
@@ -41,6 +43,8 @@ def cluster_provider(site: Site, config: pulumi.Config, offline_plan: bool) -> k
         secret = config.get_secret("kubeconfig")
         if path and secret is not None:
             raise StackConfigError("set one of sitekit:kubeconfig and sitekit:kubeconfigPath, not both")
+        if not path and secret is None and kubeconfig_path(cc).exists():
+            path = str(kubeconfig_path(cc))
         if path:
             file = Path(path).expanduser()
             try:
@@ -52,8 +56,9 @@ def cluster_provider(site: Site, config: pulumi.Config, offline_plan: bool) -> k
             kubeconfig = secret.apply(lambda text: _checked(cc, text, None))
         else:
             raise StackConfigError(
-                f"no kubeconfig for {cc}: `pulumi config set sitekit:kubeconfigPath FILE -s {cc}` (or "
-                f"`--secret sitekit:kubeconfig`); default providers are disabled, so nothing deploys without it"
+                f"no kubeconfig for {cc}: put it at {kubeconfig_path(cc)}, or `pulumi config set "
+                f"sitekit:kubeconfigPath FILE -s {cc}` (or `--secret sitekit:kubeconfig`); default providers are "
+                "disabled, so nothing deploys without it"
             )
     return k8s.Provider(
         f"cluster-{cc}",

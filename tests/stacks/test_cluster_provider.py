@@ -145,3 +145,19 @@ def test_program_refuses_a_site_that_fails_residency_even_with_a_matching_digest
         Exception, match=r"fails the fleet spec's checks: sitekit:site\.residency\.extra_egress\[0\]\.cidr"
     ):
         run_program(stacks_dir, "ee", config)
+
+
+def test_kubeconfig_in_the_state_folder_is_used_and_checked(
+    two_countries: dict[str, bytes], fleet: Fleet, stacks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitekit.paths import kubeconfig_path
+
+    path = kubeconfig_path("ee")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(kubeconfig(two_countries["cl"]))
+    try:
+        config = stack_config(fleet.site("ee"), offline_plan=False)
+        with pytest.raises(Exception, match="refusing to deploy ee's stack to another cluster"):
+            run_program(stacks_dir, "ee", config)
+    finally:
+        path.unlink()
