@@ -129,7 +129,7 @@ def load_fleet(folder: Path) -> Fleet:
         try:
             loaded = read_yaml(base_path)
         except YamlProblem as exc:
-            issues.append(SpecIssue(str(base_path), "", str(exc)))
+            issues.append(SpecIssue(str(base_path), format_path(exc.path), str(exc)))
             loaded = {}
         if loaded is None:
             loaded = {}
@@ -151,7 +151,7 @@ def load_fleet(folder: Path) -> Fleet:
         try:
             data = read_yaml(path)
         except YamlProblem as exc:
-            issues.append(SpecIssue(name, "", str(exc)))
+            issues.append(SpecIssue(name, format_path(exc.path), str(exc)))
             continue
         site, found = resolve_site(data, name, base_data, str(base_path))
         issues += found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -84,3 +85,56 @@ def test_every_field_has_a_description() -> None:
             for name, field in obj.model_fields.items():
                 assert field.description, f"{obj.__name__}.{name} has no description"
             assert obj.model_config.get("extra") == "forbid" and obj.model_config.get("frozen")
+
+
+_MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run([sys.executable, "-m", "sitekit.cli", *sys.argv[1:]], capture_output=True, text=True)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": proc.returncode, "stderr": proc.stderr, "wall": wall,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+
+def measured(*argv: str) -> dict[str, object]:
+    """Run `sitekit argv` from a fresh interpreter; its exit status, stderr, wall and CPU seconds, peak RSS."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def test_alias_bomb_is_a_spec_error_fast_and_small(fleet_copy: Path) -> None:
+    """Nine levels of nine aliases: exit 2 naming the file, in well under a second and 200 MB.
+
+    Wall time is compared with validating the demo fleet the same way, so a loaded test machine (slow
+    interpreter start) does not fail the test while a bomb that expands (tens of seconds, GBs) still does.
+    """
+    bomb_text = "a: &a [" + ", ".join(["x"] * 9) + "]\n"
+    bomb_text += "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in itertools.pairwise("abcdefghi"))
+    baseline = measured("--sites", str(ROOT / "sites"), "validate")
+    ee = fleet_copy / "ee.yaml"
+    ee.write_text(ee.read_text() + bomb_text)
+    bomb = measured("--sites", str(fleet_copy), "validate")
+    assert bomb["rc"] == 2, bomb
+    assert "Traceback" not in str(bomb["stderr"])
+    assert f"{ee}: b[0]: an alias (*name) of the value anchored at line 53, column 4" in str(bomb["stderr"])
+    assert float(str(bomb["rss_mb"])) < 200, bomb
+    assert float(str(bomb["cpu"])) < 1.0, bomb
+    assert float(str(bomb["wall"])) < float(str(baseline["wall"])) + 1.0, (bomb, baseline)
+
+
+@pytest.mark.parametrize(
+    "command", [["validate"], ["show", "ee"], ["render", "ee"], ["render", "--check"], ["plan", "ee"]]
+)
+def test_huge_integer_exits_2_naming_file_and_field(
+    fleet_copy: Path, tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ee = fleet_copy / "ee.yaml"
+    ee.write_text(ee.read_text().replace("gpu_quota: 2,", f"gpu_quota: {'9' * 5000},"))
+    out = tmp_path / "root"
+    assert main(["--sites", str(fleet_copy), "--root", str(out), *command]) == 2
+    err = capsys.readouterr().err
+    assert f"{ee}: tenants[1].gpu_quota: line 47, column 42: an integer of 5000 characters is too large" in err
+    assert not out.exists(), "nothing may be written for an invalid spec"
