@@ -138,3 +138,79 @@ def test_huge_integer_exits_2_naming_file_and_field(
     err = capsys.readouterr().err
     assert f"{ee}: tenants[1].gpu_quota: line 47, column 42: an integer of 5000 characters is too large" in err
     assert not out.exists(), "nothing may be written for an invalid spec"
+
+
+def _country_commands() -> list[list[str]]:
+    """Every (sub)command with a country-code argument, found by walking the parser."""
+    import argparse
+
+    from sitekit.cli import build_parser, country_code
+
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif action.dest == "cc":
+                assert action.type is country_code, f"{' '.join(path)}: cc must use sitekit.cli.country_code"
+                found.append(path)
+
+    walk(build_parser(), [])
+    return found
+
+
+# What each command needs besides its country code to parse (positionals after it, required options).
+_EXTRA = {
+    "keys rotate": ["ingress"],
+    "keys sign-user": ["-", "--identity", "x"],
+    "keys sign-host": ["--host", "x"],
+    "keys volume-key": ["--host", "x"],
+    "keys sign-artifact": ["f"],
+    "keys verify-artifact": ["f"],
+}
+
+
+def test_every_country_argument_uses_the_one_rule() -> None:
+    commands = {" ".join(c) for c in _country_commands()}
+    assert {"show", "render", "plan", "keys init", "keys status", "lab up", "lab status", "lab down"} <= commands
+    assert {"verify", "scan", "keys sign-user", "keys token-init"} <= commands
+    assert set(_EXTRA) <= commands
+
+
+@pytest.mark.parametrize("command", _country_commands(), ids=" ".join)
+@pytest.mark.parametrize("value", ["../etc", "e", "eee", "e1", "éé", "", "ee\n"])
+def test_bad_country_code_is_a_usage_error(command: list[str], value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sitekit.cli import build_parser
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*command, value, *_EXTRA.get(" ".join(command), [])])
+    assert info.value.code == 2
+    assert f"{value!r} is not a country code: give the two-letter ISO 3166-1 code, e.g. ee or EE" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("command", _country_commands(), ids=" ".join)
+@pytest.mark.parametrize("value", ["ee", "EE", "Ee"])
+def test_country_code_in_either_case_is_accepted_as_lower_case(command: list[str], value: str) -> None:
+    from sitekit.cli import build_parser
+
+    args = build_parser().parse_args([*command, value, *_EXTRA.get(" ".join(command), [])])
+    assert args.cc == ["ee"] if command == ["render"] else args.cc == "ee"
+
+
+def test_upper_case_code_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--sites", str(ROOT / "sites"), "show", "EE", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["identity"]["code"] == "EE"
+    assert main(["--sites", str(ROOT / "sites"), "--root", str(ROOT), "render", "--check", "EE", "cl"]) == 0
+
+
+def test_path_as_country_never_reaches_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`verify ../etc` and `lab down ../etc` used to build paths from the argument; now argparse stops them."""
+    for argv in (["verify", "../etc", "--lab"], ["lab", "down", "../etc"], ["scan", "..", "--fetch-only"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert "is not a country code" in capsys.readouterr().err

@@ -348,3 +348,10 @@ def test_impossible_timestamp_is_a_spec_error(fleet_copy: Path) -> None:
     path = fleet_copy / "ee.yaml"
     path.write_text(path.read_text() + "when: 2024-13-01\n")
     assert any("ee.yaml: unreadable value: month must be in 1..12" in p for p in problems(fleet_copy))
+
+
+@pytest.mark.parametrize("stem", ["éé", "EE", "e1", "eee"])
+def test_overlay_names_follow_the_country_code_rule(fleet_copy: Path, stem: str) -> None:
+    """Two ASCII letters, lower case (`str.isalpha` would also take `éé`)."""
+    (fleet_copy / f"{stem}.yaml").write_text("identity: {}\n")
+    assert any(f"{stem}.yaml: overlay files are named <cc>.yaml" in p for p in problems(fleet_copy))
