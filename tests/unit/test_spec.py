@@ -355,3 +355,113 @@ def test_overlay_names_follow_the_country_code_rule(fleet_copy: Path, stem: str)
     """Two ASCII letters, lower case (`str.isalpha` would also take `éé`)."""
     (fleet_copy / f"{stem}.yaml").write_text("identity: {}\n")
     assert any(f"{stem}.yaml: overlay files are named <cc>.yaml" in p for p in problems(fleet_copy))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "reason"),
+    [
+        (
+            "- name: llama-et",
+            "- name: 1llama-et",
+            "ee.yaml: models[0].name",
+            "'1llama-et' must start with a letter: the model's Service name is a DNS-1035 label",
+        ),
+        (
+            "name: tartu-nlp,",
+            f"name: {'t' * 57},",
+            "ee.yaml: tenants[0].name",
+            "tenant name of 57 characters is too long: its namespace tenant-<name> must be a DNS label of at most 63"
+            " characters, so the name at most 56",
+        ),
+        (
+            "groups: [ria-ml]",
+            "groups: [ria/ml]",
+            "ee.yaml: tenants[1].groups",
+            "group 'ria/ml' cannot name its RoleBinding tenant-developer-<group>",
+        ),
+        (
+            "gpu: {model: L40S, count: 2}",
+            "gpu: {model: L40S-, count: 2}",
+            "ee.yaml: hosts[2].gpu.model",
+            "String should match pattern",
+        ),
+        ("gpu_model: L40S", "gpu_model: L40S SHARED", "ee.yaml: models[0].gpu_model", "String should match pattern"),
+        (
+            "gpu: {model: L40S, count: 2}",
+            f"gpu: {{model: {'L' * 42}, count: 2}}",
+            "ee.yaml: hosts[2].gpu.model",
+            "String should match pattern",
+        ),
+        (
+            "default_locale: et-EE}",
+            "default_locale: et-EE, settings: {'greeting style': formal}}",
+            "ee.yaml: models[0].locale.settings",
+            "setting name 'greeting style' is not a ConfigMap key",
+        ),
+        (
+            "default_locale: et-EE}",
+            "default_locale: et-EE, settings: {big: " + "x" * (256 * 1024) + "}}",
+            "ee.yaml: models[0].locale.settings",
+            "locale settings take 262155 bytes in the model's locale ConfigMap, above the 262144 allowed"
+            " (the API server refuses a ConfigMap over 1 MiB)",
+        ),
+        (
+            "url: https://registry.ee.sovereign.example",
+            "url: http://registry.ee.sovereign.example",
+            "ee.yaml: residency.container_registry",
+            "'http://registry.ee.sovereign.example' must be an https URL: images and charts fetched over plain http"
+            " can be swapped in transit",
+        ),
+        (
+            "url: https://charts.ee.sovereign.example/stable",
+            "url: http://charts.ee.sovereign.example/stable",
+            "ee.yaml: residency.chart_repository",
+            "must be an https URL",
+        ),
+        (
+            "ingress_domain: ai.ee.sovereign.example",
+            f"ingress_domain: {'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 32}.ee.sovereign.example",
+            "ee.yaml: models[0].name",
+            "its ingress host llama-et.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa... is 254 characters, above the 253 of a DNS"
+            " name",
+        ),
+    ],
+)
+def test_names_the_api_server_would_refuse(fleet_copy: Path, old: str, new: str, where: str, reason: str) -> None:
+    """Each rule keeps a value out that Kubernetes (or a fetch in transit) would reject or betray later."""
+    edit(fleet_copy, "ee.yaml", old, new)
+    found = problems(fleet_copy)
+    assert any(where in p and reason in p for p in found), found
+
+
+def test_names_at_their_limits_are_valid(fleet_copy: Path) -> None:
+    """The longest tenant name, a 41-character GPU model and locale settings just under the bound all load."""
+    from sitekit.spec.models import MAX_LOCALE_SETTINGS_BYTES
+
+    gpu = "H" + "1" * 39 + "G"
+    edit(fleet_copy, "ee.yaml", "name: tartu-nlp,", f"name: {'t' * 56},")
+    edit(fleet_copy, "ee.yaml", "gpu: {model: L40S, count: 2}", f"gpu: {{model: {gpu}, count: 2}}")
+    edit(fleet_copy, "ee.yaml", "gpu: {model: L40S, count: 2, ", f"gpu: {{model: {gpu}, count: 2, ")
+    edit(fleet_copy, "ee.yaml", "gpu_model: L40S", f"gpu_model: {gpu}")
+    big = "x" * (MAX_LOCALE_SETTINGS_BYTES - len('{"big": ""}'))
+    edit(fleet_copy, "ee.yaml", "default_locale: et-EE}", f"default_locale: et-EE, settings: {{big: {big}}}}}")
+    ee = load_fleet(fleet_copy).site("ee")
+    assert len(f"NVIDIA-{ee.hosts[1].gpu.model if ee.hosts[1].gpu else ''}-SHARED") <= 63
+    assert len(ee.models[0].locale.settings["big"]) == len(big)
+
+
+def test_package_mirror_may_stay_http(fleet_copy: Path) -> None:
+    """apt checks every package against the signed Release file, so the mirror's transport is not trusted."""
+    ee = load_fleet(fleet_copy).site("ee")
+    assert ee.residency.package_mirror.url.startswith("http://")
+
+
+def test_name_prefixes_match_the_stack() -> None:
+    """The spec's limits are computed from the prefixes the stack program really uses."""
+    from sitekit.policy.conventions import TENANT_PREFIX
+    from sitekit.spec import models
+
+    assert models.TENANT_PREFIX == TENANT_PREFIX
+    tenant_py = (ROOT / "stacks" / "components" / "tenant.py").read_text()
+    assert f'ROLE_NAME = "{models.TENANT_ROLE_BINDING_PREFIX[:-1]}"' in tenant_py
+    assert 'f"{ROLE_NAME}-{group}"' in tenant_py
