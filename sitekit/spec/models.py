@@ -36,8 +36,8 @@ _CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 TENANT_PREFIX = "tenant-"
 TENANT_ROLE_BINDING_PREFIX = "tenant-developer-"
 # The largest JSON of one model's locale settings: it goes into the locale ConfigMap (`locale.json`), and the
-# API server refuses a ConfigMap whose data is over 1 MiB; a quarter of that leaves room for the rest.
-MAX_LOCALE_SETTINGS_BYTES = 256 * 1024
+# API server refuses a ConfigMap whose data is over 1 MiB; 64 KiB is far below that and fits a site file.
+MAX_LOCALE_SETTINGS_BYTES = 64 * 1024
 
 
 class _Model(BaseModel):

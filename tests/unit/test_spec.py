@@ -340,7 +340,7 @@ def test_oversized_site_file_is_refused_unread(fleet_copy: Path) -> None:
     assert load_fleet(fleet_copy).site("ee")
     path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode())) + "\n")
     found = problems(fleet_copy)
-    assert found == [f"{path}: file is larger than 1 MiB, far beyond any site file; refused unread"], found
+    assert found == [f"{path}: file is larger than 256 KiB, far beyond any site file; refused unread"], found
 
 
 def test_impossible_timestamp_is_a_spec_error(fleet_copy: Path) -> None:
@@ -400,9 +400,9 @@ def test_overlay_names_follow_the_country_code_rule(fleet_copy: Path, stem: str)
         ),
         (
             "default_locale: et-EE}",
-            "default_locale: et-EE, settings: {big: " + "x" * (256 * 1024) + "}}",
+            "default_locale: et-EE, settings: {big: " + "x" * (64 * 1024) + "}}",
             "ee.yaml: models[0].locale.settings",
-            "locale settings take 262155 bytes in the model's locale ConfigMap, above the 262144 allowed"
+            "locale settings take 65547 bytes in the model's locale ConfigMap, above the 65536 allowed"
             " (the API server refuses a ConfigMap over 1 MiB)",
         ),
         (
