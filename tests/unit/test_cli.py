@@ -108,8 +108,10 @@ def measured(*argv: str) -> dict[str, object]:
 def test_alias_bomb_is_a_spec_error_fast_and_small(fleet_copy: Path) -> None:
     """Nine levels of nine aliases: exit 2 naming the file, in well under a second and 200 MB.
 
-    Wall time is compared with validating the demo fleet the same way, so a loaded test machine (slow
-    interpreter start) does not fail the test while a bomb that expands (tens of seconds, GBs) still does.
+    Wall and CPU time are compared with validating the demo fleet the same way: the command's own start
+    (interpreter, imports) is ~0.5 s idle but over 2 s on a loaded test machine, and must not fail the test,
+    while a bomb that expands (tens of seconds, GBs) still does. `test_alias_bomb_is_refused_quickly`
+    bounds the loading itself at 1 s absolute.
     """
     bomb_text = "a: &a [" + ", ".join(["x"] * 9) + "]\n"
     bomb_text += "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in itertools.pairwise("abcdefghi"))
@@ -121,7 +123,7 @@ def test_alias_bomb_is_a_spec_error_fast_and_small(fleet_copy: Path) -> None:
     assert "Traceback" not in str(bomb["stderr"])
     assert f"{ee}: b[0]: an alias (*name) of the value anchored at line 53, column 4" in str(bomb["stderr"])
     assert float(str(bomb["rss_mb"])) < 200, bomb
-    assert float(str(bomb["cpu"])) < 1.0, bomb
+    assert float(str(bomb["cpu"])) < float(str(baseline["cpu"])) + 1.0, (bomb, baseline)
     assert float(str(bomb["wall"])) < float(str(baseline["wall"])) + 1.0, (bomb, baseline)
 
 
