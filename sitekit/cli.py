@@ -15,6 +15,8 @@ from pathlib import Path
 
 from sitekit.errors import CheckFailed, UserError
 from sitekit.paths import repo_root
+from sitekit.spec.codes import CountryCodeError
+from sitekit.spec.codes import country_code as _country_code
 
 # Areas whose `cli.register` adds subcommands; an area that is absent from an install is skipped.
 _AREAS = (
@@ -62,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
+
+
+def country_code(text: str) -> str:
+    """argparse `type=` for every command's country argument: `ee` or `EE` give `ee`; anything else exits 2.
+
+    One rule for all commands (`sitekit.spec.codes.country_code`), so `verify`, `lab` or `keys` never
+    take `../etc` or `eee` as a country and put it in a path.
+    """
+    try:
+        return _country_code(text)
+    except CountryCodeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def default_root(args: argparse.Namespace) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sitekit.cli import default_root, default_sites
+from sitekit.cli import country_code, default_root, default_sites
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     sub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
     sub.required = True
     p_up = sub.add_parser("up", help="start one lab host per spec host of a country")
-    p_up.add_argument("cc", help="country code, e.g. ee")
+    p_up.add_argument("cc", type=country_code, help="country code, e.g. ee")
     p_up.add_argument(
         "--tier",
         choices=("container", "vm"),
@@ -48,8 +48,8 @@ def register(subparsers: Any) -> None:
     p_up.add_argument("--hosts", default=None, help="only these spec hosts, comma-separated (default: all)")
     p_up.set_defaults(func=_up)
     p_status = sub.add_parser("status", help="show running labs")
-    p_status.add_argument("cc", nargs="?", default=None)
+    p_status.add_argument("cc", nargs="?", type=country_code, default=None, help="country code (default: all)")
     p_status.set_defaults(func=_status)
     p_down = sub.add_parser("down", help="remove a lab (all labs if no country is given)")
-    p_down.add_argument("cc", nargs="?", default=None)
+    p_down.add_argument("cc", nargs="?", type=country_code, default=None, help="country code (default: all)")
     p_down.set_defaults(func=_down)

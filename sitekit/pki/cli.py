@@ -286,13 +286,15 @@ def _token_init(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `keys` and its subcommands."""
+    from sitekit.cli import country_code
+
     keys = subparsers.add_parser("keys", help="the country's key hierarchy (CAs, SSH CAs, data keys, custody)")
     sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     sub.required = True
 
     def cmd(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("cc", help="country code (lower case), e.g. ee")
+        p.add_argument("cc", type=country_code, help="country code, e.g. ee")
         p.set_defaults(func=func)
         return p
 

@@ -12,6 +12,8 @@ from sitekit.errors import CheckFailed, UserError
 
 def register(subparsers: Any) -> None:
     """Add the `plan` subcommand."""
+    from sitekit.cli import country_code
+
     parser = subparsers.add_parser(
         "plan",
         help="run the stack program under mocks, write manifests and check them offline",
@@ -19,7 +21,7 @@ def register(subparsers: Any) -> None:
         "Kubernetes object as a manifest, then check schemas (strict, the site's Kubernetes version), "
         "the sitekit policies and network reachability. Exit 1 if any check fails.",
     )
-    parser.add_argument("cc", help="country code of the site, e.g. ee")
+    parser.add_argument("cc", type=country_code, help="country code of the site, e.g. ee")
     parser.add_argument("--out", type=Path, default=None, help="manifest folder; default <root>/build/plan/<cc>/")
     parser.add_argument("--program", type=Path, default=None, help="stack program folder; default <root>/stacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="also print what every pod can reach")

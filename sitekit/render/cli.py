@@ -15,7 +15,7 @@ def _render(args: argparse.Namespace) -> int:
 
     fleet = load_fleet(default_sites(args))
     root = default_root(args)
-    codes = [c.lower() for c in args.cc] or None
+    codes = list(args.cc) or None  # already lower case: `country_code`
     for cc in codes or []:
         fleet.site(cc)  # unknown code -> UserError before anything is written
     if args.check:
@@ -36,7 +36,9 @@ def _render(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the render command."""
+    from sitekit.cli import country_code
+
     p = sub.add_parser("render", help="render Pulumi.<cc>.yaml and inventories/<cc>/ from the fleet spec")
-    p.add_argument("cc", nargs="*", help="countries to render (default: all)")
+    p.add_argument("cc", nargs="*", type=country_code, help="countries to render (default: all)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming files that differ")
     p.set_defaults(func=_render)

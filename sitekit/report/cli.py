@@ -29,15 +29,10 @@ def _inventory(args: argparse.Namespace) -> Path:
     return _root(args) / "inventories" / str(args.cc)
 
 
-def _cc(value: str) -> str:
-    cc = value.lower()
-    if not (len(cc) == 2 and cc.isalpha()):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a two-letter country code")
-    return cc
-
-
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("cc", type=_cc, help="country code (ee, ke, cl, ...)")
+    from sitekit.cli import country_code
+
+    p.add_argument("cc", type=country_code, help="country code (ee, ke, cl, ...)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--inventory", "-i", type=Path, help="Ansible inventory (default: inventories/<cc>)")
     where.add_argument("--lab", action="store_true", help="use the lab's inventory ($SITEKIT_STATE/lab/<cc>)")

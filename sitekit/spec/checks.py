@@ -142,6 +142,17 @@ def capacity(site: Site) -> Iterator[Problem]:
         yield ("models", f"models need {need} GPUs at their minimum replicas, above the site's {total}")
 
 
+def names(site: Site) -> Iterator[Problem]:
+    """Names built from two fields fit DNS: a model's public host `<model>.<ingress_domain>` is at most 253."""
+    for i, m in enumerate(site.models):
+        host = f"{m.name}.{site.network.ingress_domain}"
+        if len(host) > 253:
+            yield (
+                f"models[{i}].name",
+                f"its ingress host {host[:40]}... is {len(host)} characters, above the 253 of a DNS name",
+            )
+
+
 def custody(site: Site) -> Iterator[Problem]:
     """M-of-N is possible and the custodians are distinct people."""
     keys = site.keys
@@ -225,7 +236,7 @@ def deployment(site: Site) -> Iterator[Problem]:
         )
 
 
-SITE_CHECKS = (residency, overlaps, hosts, capacity, custody, compliance, deployment)
+SITE_CHECKS = (residency, overlaps, hosts, capacity, names, custody, compliance, deployment)
 
 
 def check_site(site: Site) -> list[Problem]:

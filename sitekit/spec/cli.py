@@ -64,10 +64,12 @@ def _schema(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the spec commands."""
+    from sitekit.cli import country_code
+
     p = sub.add_parser("validate", help="validate the fleet spec (every error, with file and field)")
     p.set_defaults(func=_validate)
     p = sub.add_parser("show", help="print one country's resolved site (baseline plus overlay)")
-    p.add_argument("cc", help="country code, e.g. ee")
+    p.add_argument("cc", type=country_code, help="country code, e.g. ee")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     p.set_defaults(func=_show)
     p = sub.add_parser("schema", help="print the JSON schema of a site file, for editors")

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from sitekit.errors import UserError
 from sitekit.spec.checks import check_site, site_networks
+from sitekit.spec.codes import is_overlay_code
 from sitekit.spec.issues import SpecError, SpecIssue, format_path
 from sitekit.spec.merge import key_paths, merge, replaced_paths
 from sitekit.spec.models import Site
@@ -129,7 +130,7 @@ def load_fleet(folder: Path) -> Fleet:
         try:
             loaded = read_yaml(base_path)
         except YamlProblem as exc:
-            issues.append(SpecIssue(str(base_path), "", str(exc)))
+            issues.append(SpecIssue(str(base_path), format_path(exc.path), str(exc)))
             loaded = {}
         if loaded is None:
             loaded = {}
@@ -145,13 +146,13 @@ def load_fleet(folder: Path) -> Fleet:
     files: dict[str, Path] = {}
     for path in overlays:
         name = str(path)
-        if path.suffix == ".yml" or len(path.stem) != 2 or not path.stem.isalpha() or path.stem != path.stem.lower():
+        if path.suffix == ".yml" or not is_overlay_code(path.stem):
             issues.append(SpecIssue(name, "", "overlay files are named <cc>.yaml with a lower-case ISO 3166-1 code"))
             continue
         try:
             data = read_yaml(path)
         except YamlProblem as exc:
-            issues.append(SpecIssue(name, "", str(exc)))
+            issues.append(SpecIssue(name, format_path(exc.path), str(exc)))
             continue
         site, found = resolve_site(data, name, base_data, str(base_path))
         issues += found

@@ -8,12 +8,13 @@ Checks that need only one field live here as validators; checks across fields or
 
 from __future__ import annotations
 
+import json
 import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
@@ -22,6 +23,21 @@ _IMAGE_BY_DIGEST = re.compile(r"^(?P<repo>[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+)@s
 _SEMVER_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
 _K8S_MINOR = re.compile(r"^1\.(2[6-9]|3[0-9])$")
 _CONTROL_ID = re.compile(r"^SK-[A-Z]{2,5}-\d{3}$")
+# Names the Kubernetes API server would refuse are caught here, with the file and field, rather than at
+# `pulumi up`. A Service name is a DNS-1035 label: it must start with a letter.
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# A GPU product as the GPU operator labels nodes (`nvidia.com/gpu.product`); it starts and ends with a letter
+# or digit so that `NVIDIA-<model>` and `<...>-SHARED` (time-slicing) stay valid label values of <= 63.
+_GPU_MODEL = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}[A-Za-z0-9]$"
+# A ConfigMap data key, as the API server validates it.
+_CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+# A tenant's namespace is `tenant-<name>` and its RoleBindings `tenant-developer-<group>`
+# (`sitekit.policy.conventions.TENANT_PREFIX`, `stacks/components/tenant.py`; a unit test keeps them equal).
+TENANT_PREFIX = "tenant-"
+TENANT_ROLE_BINDING_PREFIX = "tenant-developer-"
+# The largest JSON of one model's locale settings: it goes into the locale ConfigMap (`locale.json`), and the
+# API server refuses a ConfigMap whose data is over 1 MiB; 64 KiB is far below that and fits a site file.
+MAX_LOCALE_SETTINGS_BYTES = 64 * 1024
 
 
 class _Model(BaseModel):
@@ -48,6 +64,35 @@ def _is_hostname(value: str) -> bool:
 
 Hostname = Annotated[str, Field(min_length=3, max_length=253, description="A DNS name, lower case")]
 K8sName = Annotated[str, Field(min_length=1, max_length=63, pattern=_K8S_NAME.pattern)]
+
+
+def _locale_settings(value: dict[str, str]) -> dict[str, str]:
+    """Locale settings the locale ConfigMap can hold: ConfigMap-style keys, and well under its 1 MiB limit."""
+    for key in value:
+        if not _CONFIGMAP_KEY.match(key):
+            raise ValueError(
+                f"setting name {key[:80]!r} is not a ConfigMap key: letters, digits, '-', '_' and '.', at most 253"
+            )
+    size = len(json.dumps(value, sort_keys=True))  # as `locale_data` writes it into locale.json
+    if size > MAX_LOCALE_SETTINGS_BYTES:
+        raise ValueError(
+            f"locale settings take {size} bytes in the model's locale ConfigMap, above the"
+            f" {MAX_LOCALE_SETTINGS_BYTES} allowed (the API server refuses a ConfigMap over 1 MiB)"
+        )
+    return value
+
+
+LocaleSettings = Annotated[dict[str, str], AfterValidator(_locale_settings)]
+
+
+def _https_only(endpoint: Endpoint) -> Endpoint:
+    """Images and charts come over TLS: over plain http they can be swapped in transit, unnoticed."""
+    if urlsplit(endpoint.url).scheme != "https":
+        raise ValueError(
+            f"{endpoint.url!r} must be an https URL: images and charts fetched over plain http can be swapped in"
+            " transit (apt's mirror may be http because apt checks every package against the signed Release file)"
+        )
+    return endpoint
 
 
 class Identity(_Model):
@@ -132,9 +177,18 @@ class Residency(_Model):
     )
     dns_servers: tuple[Addr, ...] = Field(min_length=1, description="In-country DNS resolvers")
     ntp_servers: tuple[Addr, ...] = Field(min_length=1, description="In-country NTP servers")
-    package_mirror: Endpoint = Field(description="In-country Debian package mirror the hosts install from")
-    container_registry: Endpoint = Field(description="In-country OCI registry every image must come from")
-    chart_repository: Endpoint = Field(description="In-country Helm chart repository every chart must come from")
+    package_mirror: Endpoint = Field(
+        description="In-country Debian package mirror the hosts install from; http is allowed because apt verifies"
+        " the signed Release file (InRelease or Release.gpg) and every package's hash against it"
+    )
+    container_registry: Annotated[Endpoint, AfterValidator(_https_only)] = Field(
+        description="In-country OCI registry every image must come from; https only (an image fetched over plain"
+        " http can be swapped in transit)"
+    )
+    chart_repository: Annotated[Endpoint, AfterValidator(_https_only)] = Field(
+        description="In-country Helm chart repository every chart must come from; https only (a chart fetched over"
+        " plain http can be swapped in transit)"
+    )
     operator_networks: tuple[Net, ...] = Field(
         min_length=1, description="Networks operators administer hosts from; SSH is allowed only from these"
     )
@@ -187,7 +241,9 @@ class Gpu(_Model):
     """The GPUs in one host."""
 
     model: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$", description="GPU product, e.g. H100-SXM5-80GB or L40S"
+        pattern=_GPU_MODEL,
+        description="GPU product, e.g. H100-SXM5-80GB or L40S: 2 to 41 letters, digits and inner dashes (a node"
+        " label value with the operator's NVIDIA- prefix and -SHARED suffix)",
     )
     count: int = Field(ge=1, le=16, description="Physical GPUs in the host")
     sharing: GpuSharing | None = Field(default=None, description="Optional MIG or time-slicing profile")
@@ -265,22 +321,41 @@ class Locale(_Model):
 
     system_prompt_language: str = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 language of the system prompt")
     default_locale: str = Field(description="BCP 47 tag for dates, numbers and greetings")
-    settings: dict[str, str] = Field(default_factory=dict, description="Extra locale settings passed to the server")
+    settings: LocaleSettings = Field(
+        default_factory=dict,
+        description="Extra locale settings passed to the server (in its locale ConfigMap): ConfigMap-style names,"
+        f" at most {MAX_LOCALE_SETTINGS_BYTES} bytes as JSON",
+    )
 
 
 class Model(_Model):
     """One model served in the country."""
 
-    name: K8sName = Field(description="Deployment name and URL path of the model")
+    name: K8sName = Field(
+        description="Name of the model's Deployment, Service, ServiceAccount and ConfigMap <name>-locale, and its"
+        " host label <name>.<ingress_domain>: a DNS-1035 label (starts with a letter), at most 63"
+    )
     image: str = Field(description="Server image by digest (registry/repo@sha256:...), from the in-country registry")
     gpus_per_replica: int = Field(ge=1, le=8, description="GPUs one replica needs")
     min_replicas: int = Field(ge=1, le=64, description="Replicas kept even when idle")
     max_replicas: int = Field(ge=1, le=64, description="Ceiling for the autoscaler")
-    gpu_model: str | None = Field(default=None, description="Schedule only on hosts with this GPU model")
+    gpu_model: str | None = Field(
+        default=None, pattern=_GPU_MODEL, description="Schedule only on hosts with this GPU model (a hosts[].gpu.model)"
+    )
     languages: tuple[str, ...] = Field(min_length=1, description="ISO 639 languages the model is served for")
     locale: Locale = Field(description="Locale settings")
     port: int = Field(default=8000, ge=1024, le=65535, description="Port the server listens on in the pod")
     max_model_len: int = Field(default=8192, ge=512, le=1048576, description="Context length passed to the server")
+
+    @field_validator("name")
+    @classmethod
+    def _service_name(cls, value: str) -> str:
+        if not _DNS1035_LABEL.match(value):
+            raise ValueError(
+                f"{value!r} must start with a letter: the model's Service name is a DNS-1035 label"
+                " (lower-case letters, digits and '-', starting with a letter)"
+            )
+        return value
 
     @field_validator("image")
     @classmethod
@@ -308,10 +383,17 @@ class Model(_Model):
 class Tenant(_Model):
     """A national start-up or agency with its own namespace and GPU quota."""
 
-    name: K8sName = Field(description="Tenant name (its namespace is tenant-<name>)")
+    name: K8sName = Field(
+        description=f"Tenant name: its namespace is {TENANT_PREFIX}<name>, a DNS label of at most 63, so at most"
+        f" {63 - len(TENANT_PREFIX)} characters"
+    )
     kind: Literal["startup", "agency", "research"] = Field(description="startup, agency or research")
     gpu_quota: int = Field(ge=0, le=4096, description="GPUs the tenant may request at once")
-    groups: tuple[str, ...] = Field(min_length=1, description="Identity-provider groups bound to the tenant")
+    groups: tuple[str, ...] = Field(
+        min_length=1,
+        description=f"Identity-provider groups bound to the tenant (RoleBinding {TENANT_ROLE_BINDING_PREFIX}<group>:"
+        " no '/' or '%')",
+    )
     max_pods: int = Field(default=100, ge=1, le=10000, description="Pods the tenant may run at once")
     max_volume_claims: int = Field(default=20, ge=0, le=1000, description="PersistentVolumeClaims the tenant may hold")
     storage: str = Field(
@@ -329,6 +411,29 @@ class Tenant(_Model):
     node_ports: int = Field(
         default=0, ge=0, le=64, description="Node ports the tenant's Services may open on every host (default none)"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _namespace_fits(cls, value: str) -> str:
+        limit = 63 - len(TENANT_PREFIX)
+        if len(value) > limit:
+            raise ValueError(
+                f"tenant name of {len(value)} characters is too long: its namespace {TENANT_PREFIX}<name> must be"
+                f" a DNS label of at most 63 characters, so the name at most {limit}"
+            )
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _binding_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        limit = 253 - len(TENANT_ROLE_BINDING_PREFIX)
+        for group in value:
+            if not group or "/" in group or "%" in group or len(group) > limit:
+                raise ValueError(
+                    f"group {group[:80]!r} cannot name its RoleBinding {TENANT_ROLE_BINDING_PREFIX}<group>: a group"
+                    f" is 1 to {limit} characters without '/' or '%'"
+                )
+        return value
 
 
 class Pkcs11(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -182,14 +183,12 @@ def test_code_must_match_file_name(fleet_copy: Path) -> None:
     [
         "a: 1\nb: [x, 2, 3.5, true, null, ~, '', NO, yes, =]\nc: {d: {e: f}}\n",
         "code: NO\nflag: True\nwhen: 2024-01-01\n",  # a timestamp: PyYAML's constructor builds it
-        "base: &b {x: 1}\nuse: *b\nagain: *b\n",  # aliases keep one shared object
         "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",  # a merge key
         "a: 1\nb: 2\na: 3\n",  # duplicate key: the error names both lines
         "? [1, 2]\n: unhashable\n",
         "! x: 1\n",
         "!!int x\n",
         "a: !!binary aGVsbG8=\n1: one\n1.0: again\n",
-        "- &r [*r]\n",  # recursive
         "[" * 300 + "]" * 300,
         "",
         "# only a comment\n",
@@ -221,9 +220,6 @@ def test_direct_construction_matches_pyyaml(tmp_path: Path, text: str) -> None:
 
     direct, reference = outcome(yamlio.StrictLoader), outcome(Reference)
     assert repr(direct) == repr(reference)  # repr: NaN is not equal to itself
-    if text.startswith("base: &b {x: 1}\nuse"):
-        data = direct[1]
-        assert isinstance(data, dict) and data["use"] is data["again"] is data["base"]
 
 
 def test_model_volume_paths_are_checked(fleet_copy: Path) -> None:
@@ -355,3 +351,208 @@ def test_render_keeps_the_keys_pulumi_stack_init_adds(tmp_path: Path) -> None:
     existing.write_text("config: {}\nencryptionsalt: v1:abc:def\nsecretsprovider: passphrase\n")
     assert carry_pulumi_keys("config: {}\n", existing) == "config: {}\nencryptionsalt: v1:abc:def\n"
     assert carry_pulumi_keys("x\n", tmp_path / "missing.yaml") == "x\n"
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """`a: &a [x, ...]`, `b: &b [*a, ...]`, ...: `width ** levels` values once expanded ("billion laughs")."""
+    names = "abcdefghijklmnopqrstuvwxyz"[:levels]
+    lines = [f"{names[0]}: &{names[0]} [{', '.join(['x'] * width)}]"]
+    for prev, name in itertools.pairwise(names):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "field"),
+    [
+        (alias_bomb(), "b[0]"),
+        ("zz: &s scalar\nyy: *s\n", "yy"),  # even a scalar: one rule, no exceptions to remember
+        ("zz: &r [*r]\n", "zz[0]"),  # recursive
+        ("zz: !!binary aGVsbG8=\nyy: &m {a: 1}\nxx: [*m]\n", "xx[0]"),  # a document PyYAML's constructor builds
+    ],
+)
+def test_yaml_aliases_are_refused_with_the_field(fleet_copy: Path, snippet: str, field: str) -> None:
+    path = fleet_copy / "ee.yaml"
+    path.write_text(path.read_text() + snippet)
+    found = problems(fleet_copy)
+    assert any(
+        f"ee.yaml: {field}: an alias (*name) of the value anchored at line " in p
+        and "YAML aliases are not supported in site files" in p
+        for p in found
+    ), found
+
+
+def test_alias_bomb_is_refused_quickly(fleet_copy: Path) -> None:
+    import time
+
+    path = fleet_copy / "ee.yaml"
+    path.write_text(path.read_text() + alias_bomb())
+    start = time.perf_counter()
+    found = problems(fleet_copy)
+    assert time.perf_counter() - start < 1.0
+    assert len(found) == 1, found
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9" * 5000, "an integer of 5000 characters is too large: site fields take integers below 2**63"),
+        ("-" + "9" * 4400, "an integer of 4401 characters is too large"),
+        ("0x" + "f" * 30, "integer 0x" + "f" * 30 + " is too large: site fields take integers below 2**63"),
+        ("9223372036854775808", "integer 9223372036854775808 is too large"),
+    ],
+)
+def test_huge_integers_are_spec_errors_with_the_field(fleet_copy: Path, value: str, reason: str) -> None:
+    edit(fleet_copy, "ee.yaml", "gpu_quota: 2,", f"gpu_quota: {value},")
+    found = problems(fleet_copy)
+    assert any(f"ee.yaml: tenants[1].gpu_quota: line 47, column 42: {reason}" in p for p in found), found
+
+
+def test_huge_integer_in_a_document_pyyaml_builds(fleet_copy: Path) -> None:
+    """The fallback constructor (here for a !!binary value) applies the same bound, naming the line."""
+    path = fleet_copy / "ee.yaml"
+    line = len(path.read_text().splitlines()) + 2
+    path.write_text(path.read_text() + "zz: !!binary aGVsbG8=\nyy: [" + "7" * 5000 + "]\n")
+    found = problems(fleet_copy)
+    assert any(f"ee.yaml: line {line}, column 6: an integer of 5000 characters is too large" in p for p in found), found
+
+
+def test_largest_ordinary_integer_still_loads(fleet_copy: Path) -> None:
+    """2**63 - 1 passes the loader; the field's own range then judges it."""
+    edit(fleet_copy, "ee.yaml", "gpu_quota: 2,", f"gpu_quota: {2**63 - 1},")
+    found = problems(fleet_copy)
+    assert any("ee.yaml: tenants[1].gpu_quota: Input should be less than or equal to 4096" in p for p in found)
+
+
+def test_oversized_site_file_is_refused_unread(fleet_copy: Path) -> None:
+    from sitekit.spec.yamlio import MAX_FILE_BYTES
+
+    path = fleet_copy / "ee.yaml"
+    text = path.read_text()
+    path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode()) - 1) + "\n")  # exactly the limit: fine
+    assert load_fleet(fleet_copy).site("ee")
+    path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode())) + "\n")
+    found = problems(fleet_copy)
+    assert found == [f"{path}: file is larger than 256 KiB, far beyond any site file; refused unread"], found
+
+
+def test_impossible_timestamp_is_a_spec_error(fleet_copy: Path) -> None:
+    """`2024-13-01` looks like a YAML timestamp; datetime's ValueError must not escape as a traceback."""
+    path = fleet_copy / "ee.yaml"
+    path.write_text(path.read_text() + "when: 2024-13-01\n")
+    assert any("ee.yaml: unreadable value: month must be in 1..12" in p for p in problems(fleet_copy))
+
+
+@pytest.mark.parametrize("stem", ["éé", "EE", "e1", "eee"])
+def test_overlay_names_follow_the_country_code_rule(fleet_copy: Path, stem: str) -> None:
+    """Two ASCII letters, lower case (`str.isalpha` would also take `éé`)."""
+    (fleet_copy / f"{stem}.yaml").write_text("identity: {}\n")
+    assert any(f"{stem}.yaml: overlay files are named <cc>.yaml" in p for p in problems(fleet_copy))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "reason"),
+    [
+        (
+            "- name: llama-et",
+            "- name: 1llama-et",
+            "ee.yaml: models[0].name",
+            "'1llama-et' must start with a letter: the model's Service name is a DNS-1035 label",
+        ),
+        (
+            "name: tartu-nlp,",
+            f"name: {'t' * 57},",
+            "ee.yaml: tenants[0].name",
+            "tenant name of 57 characters is too long: its namespace tenant-<name> must be a DNS label of at most 63"
+            " characters, so the name at most 56",
+        ),
+        (
+            "groups: [ria-ml]",
+            "groups: [ria/ml]",
+            "ee.yaml: tenants[1].groups",
+            "group 'ria/ml' cannot name its RoleBinding tenant-developer-<group>",
+        ),
+        (
+            "gpu: {model: L40S, count: 2}",
+            "gpu: {model: L40S-, count: 2}",
+            "ee.yaml: hosts[2].gpu.model",
+            "String should match pattern",
+        ),
+        ("gpu_model: L40S", "gpu_model: L40S SHARED", "ee.yaml: models[0].gpu_model", "String should match pattern"),
+        (
+            "gpu: {model: L40S, count: 2}",
+            f"gpu: {{model: {'L' * 42}, count: 2}}",
+            "ee.yaml: hosts[2].gpu.model",
+            "String should match pattern",
+        ),
+        (
+            "default_locale: et-EE}",
+            "default_locale: et-EE, settings: {'greeting style': formal}}",
+            "ee.yaml: models[0].locale.settings",
+            "setting name 'greeting style' is not a ConfigMap key",
+        ),
+        (
+            "default_locale: et-EE}",
+            "default_locale: et-EE, settings: {big: " + "x" * (64 * 1024) + "}}",
+            "ee.yaml: models[0].locale.settings",
+            "locale settings take 65547 bytes in the model's locale ConfigMap, above the 65536 allowed"
+            " (the API server refuses a ConfigMap over 1 MiB)",
+        ),
+        (
+            "url: https://registry.ee.sovereign.example",
+            "url: http://registry.ee.sovereign.example",
+            "ee.yaml: residency.container_registry",
+            "'http://registry.ee.sovereign.example' must be an https URL: images and charts fetched over plain http"
+            " can be swapped in transit",
+        ),
+        (
+            "url: https://charts.ee.sovereign.example/stable",
+            "url: http://charts.ee.sovereign.example/stable",
+            "ee.yaml: residency.chart_repository",
+            "must be an https URL",
+        ),
+        (
+            "ingress_domain: ai.ee.sovereign.example",
+            f"ingress_domain: {'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 32}.ee.sovereign.example",
+            "ee.yaml: models[0].name",
+            "its ingress host llama-et.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa... is 254 characters, above the 253 of a DNS"
+            " name",
+        ),
+    ],
+)
+def test_names_the_api_server_would_refuse(fleet_copy: Path, old: str, new: str, where: str, reason: str) -> None:
+    """Each rule keeps a value out that Kubernetes (or a fetch in transit) would reject or betray later."""
+    edit(fleet_copy, "ee.yaml", old, new)
+    found = problems(fleet_copy)
+    assert any(where in p and reason in p for p in found), found
+
+
+def test_names_at_their_limits_are_valid(fleet_copy: Path) -> None:
+    """The longest tenant name, a 41-character GPU model and locale settings just under the bound all load."""
+    from sitekit.spec.models import MAX_LOCALE_SETTINGS_BYTES
+
+    gpu = "H" + "1" * 39 + "G"
+    edit(fleet_copy, "ee.yaml", "name: tartu-nlp,", f"name: {'t' * 56},")
+    edit(fleet_copy, "ee.yaml", "gpu: {model: L40S, count: 2}", f"gpu: {{model: {gpu}, count: 2}}")
+    edit(fleet_copy, "ee.yaml", "gpu: {model: L40S, count: 2, ", f"gpu: {{model: {gpu}, count: 2, ")
+    edit(fleet_copy, "ee.yaml", "gpu_model: L40S", f"gpu_model: {gpu}")
+    big = "x" * (MAX_LOCALE_SETTINGS_BYTES - len('{"big": ""}'))
+    edit(fleet_copy, "ee.yaml", "default_locale: et-EE}", f"default_locale: et-EE, settings: {{big: {big}}}}}")
+    ee = load_fleet(fleet_copy).site("ee")
+    assert len(f"NVIDIA-{ee.hosts[1].gpu.model if ee.hosts[1].gpu else ''}-SHARED") <= 63
+    assert len(ee.models[0].locale.settings["big"]) == len(big)
+
+
+def test_package_mirror_may_stay_http(fleet_copy: Path) -> None:
+    """apt checks every package against the signed Release file, so the mirror's transport is not trusted."""
+    ee = load_fleet(fleet_copy).site("ee")
+    assert ee.residency.package_mirror.url.startswith("http://")
+
+
+def test_name_prefixes_match_the_stack() -> None:
+    """The spec's limits are computed from the prefixes the stack program really uses."""
+    from sitekit.policy.conventions import TENANT_PREFIX
+    from sitekit.spec import models
+
+    assert models.TENANT_PREFIX == TENANT_PREFIX
+    tenant_py = (ROOT / "stacks" / "components" / "tenant.py").read_text()
+    assert f'ROLE_NAME = "{models.TENANT_ROLE_BINDING_PREFIX[:-1]}"' in tenant_py
+    assert 'f"{ROLE_NAME}-{group}"' in tenant_py
