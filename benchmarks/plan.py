@@ -36,6 +36,16 @@ def grown(base: Site, tenants: int, models: int) -> Site:
         data["models"].append({**model, "name": f"bench-model-{i}"})
     for i in range(tenants):
         data["tenants"].append({"name": f"bench-{i}", "kind": "startup", "gpu_quota": 0, "groups": [f"bench-{i}"]})
+    # GPU workers for the added models (16 L40S each), so the site passes the program's capacity check.
+    for i in range(-(-models // 16)):
+        data["hosts"].append(
+            {
+                "name": f"ee-bench-gpu-{i}",
+                "address": f"10.20.0.{100 + i}",
+                "role": "gpu-worker",
+                "gpu": {"model": model["gpu_model"], "count": 16},
+            }
+        )
     return Site.model_validate(data)
 
 
