@@ -17,7 +17,7 @@ import pytest
 from sitekit.report import openscap
 from sitekit.report.content import _apt_options, machine_mirror
 from sitekit.report.evidence import HostEvidence, load_evidence, summary_table, write_evidence
-from sitekit.report.expect import Expectations
+from sitekit.report.expect import Expectations, MissingExpectation
 from sitekit.report.inventory import hosts_of
 from sitekit.report.nft import Ruleset, new_connection_paths, within_any
 from sitekit.report.runner import needs_sudo, write_ansible_cfg
@@ -260,7 +260,8 @@ def test_expectations_render_role_defaults_against_inventory_variables(tmp_path:
     assert exp.get("ssh_allow_groups") == ["ops"]
     assert exp.get("ssh_max_auth_tries") == 2  # inventory wins over the role default
     assert exp.get("ssh_node") is False
-    assert exp.get("ssh_missing", "fallback") == "fallback"
+    with pytest.raises(MissingExpectation, match="'ssh_missing'"):
+        exp.get("ssh_missing")  # never a silent fallback: the error names the variable
 
 
 RESULTS = """<?xml version="1.0"?>
