@@ -160,7 +160,7 @@ def _egress_networks(expect: Any) -> list[str]:
     """Where the role lets new outbound connections go: the node network, on cluster nodes the pod and
     service networks, and the spec's in-country destinations."""
     nets = [str(expect.get("firewall_node_cidr"))]
-    nets += [str(expect.get(k)) for k in ("firewall_pod_cidr", "firewall_service_cidr") if expect.get(k)]
+    nets += [str(n) for n in (expect.get("firewall_pod_cidr"), expect.get("firewall_service_cidr")) if n]
     nets += [str(x["cidr"]) for x in expect.get("firewall_egress") or [] if isinstance(x, dict) and x.get("cidr")]
     return nets
 
@@ -190,7 +190,7 @@ def test_sk_fw_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
 def test_sk_fw_006(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     rs = _ruleset(probe)
     cluster = (
-        [str(expect.get(k)) for k in ("firewall_pod_cidr", "firewall_service_cidr") if expect.get(k)]
+        [str(n) for n in (expect.get("firewall_pod_cidr"), expect.get("firewall_service_cidr")) if n]
         if expect.get("firewall_cluster_node")
         else []
     )
