@@ -99,7 +99,8 @@ def test_sk_ssh_007(probe: Any, observe: Any, hostvars: dict[str, Any], control:
     }
     seen = {k: " ".join(sshd_value(probe, k, **ctx)) for k in want}
     observe(seen, want)
-    assert seen == want
+    wrong = {k: v for k, v in seen.items() if v != want[k]}
+    assert not wrong, "; ".join(f"{k} {v or '(unset)'}, want {want[k]}" for k, v in wrong.items())
 
 
 def test_sk_ssh_008(probe: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
@@ -152,7 +153,8 @@ def test_sk_ssh_011(probe: Any, observe: Any, hostvars: dict[str, Any], control:
     }
     seen = {k: " ".join(sshd_value(probe, k, **ctx)) for k in want}
     observe(seen, want)
-    assert seen == want
+    wrong = {k: v for k, v in seen.items() if v != want[k]}
+    assert not wrong, "; ".join(f"{k} {v or '(unset)'}, want {want[k]}" for k, v in wrong.items())
 
 
 def test_sk_ssh_012(probe: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
