@@ -107,17 +107,26 @@ def test_sk_fw_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     rs = _ruleset(probe)
     operators = [str(n) for n in expect.get("firewall_ssh_sources")]
     port = _ssh_port(expect)
-    findings = {}
-    for c in _drop_chains(rs, "input"):
-        paths = new_connection_paths(c, port=port, proto="tcp")
-        findings[c.name] = [p.describe() for p in paths]
-        open_ = [p for p in paths if not within_any(p.saddr, operators)]
-        if paths and not open_:
-            observe(findings, {"tcp dport": port, "saddr within": operators})
-            return
-        assert paths, f"SSH (tcp/{port}) is not accepted at all in {c.name}: operators are locked out"
-    observe(findings, {"tcp dport": port, "saddr within": operators})
-    raise AssertionError(f"SSH is accepted from outside {operators}: {findings}")
+    chains = rs.base_chains("input")
+    findings = {
+        f"{c.family} {c.table} {c.name} (policy {c.policy})": [
+            p.describe() for p in new_connection_paths(c, port=port, proto="tcp")
+        ]
+        for c in chains
+    }
+    observe(findings, {"tcp dport": port, "saddr within": operators, "policy": "drop"})
+    drop = _drop_chains(rs, "input")
+    assert drop, "no input base chain has policy drop: SSH is open to every source"
+    # Every chain is judged: an accept from outside the operator networks anywhere is reported.
+    outside = [
+        f"{c.table} {p.describe()}"
+        for c in chains
+        for p in new_connection_paths(c, port=port, proto="tcp")
+        if not within_any(p.saddr, operators)
+    ]
+    assert not outside, f"SSH (tcp/{port}) is accepted from outside {operators}: {outside}"
+    locked = [c.name for c in drop if not new_connection_paths(c, port=port, proto="tcp")]
+    assert not locked, f"SSH (tcp/{port}) is not accepted at all in {', '.join(locked)}: operators are locked out"
 
 
 def _ports(value: Any) -> list[int]:
@@ -140,7 +149,6 @@ def test_sk_fw_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     tcp = _ports(expect.get("firewall_cluster_tcp_ports"))
     udp = _ports(expect.get("firewall_cluster_udp_ports"))
     chains = _drop_chains(rs, "input")
-    assert chains, "no input base chain has policy drop"
     seen: dict[str, list[str]] = {}
     problems = []
     for proto, ports in (("tcp", tcp), ("udp", udp)):
@@ -152,7 +160,12 @@ def test_sk_fw_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
                 problems.append(f"{proto}/{port} not accepted from the node network {node}")
             if any(not within_any(p.saddr, allowed) for p in paths):
                 problems.append(f"{proto}/{port} accepted from outside {', '.join(allowed)}")
-    observe(seen, {"tcp": tcp, "udp": udp, "from": allowed})
+    # Recorded before any verdict, so a failure always carries what was seen and what was expected.
+    observe(
+        {"input chains with policy drop": [f"{c.family} {c.table} {c.name}" for c in chains], "paths": seen},
+        {"tcp": tcp, "udp": udp, "from": allowed},
+    )
+    assert chains, "no input base chain has policy drop"
     assert not problems, "; ".join(problems[:10])
 
 
