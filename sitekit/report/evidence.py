@@ -172,15 +172,56 @@ def summary_table(evidence: list[HostEvidence]) -> str:
         lines.append("")
         lines.append("failed controls:")
         for ev, r in bad:
-            observed = _text(r.get("observed"))
+            detail = mismatch(r.get("observed"), r.get("expected"))
             lines.append(
                 f"  {ev.host:<14} {r.get('control') or '?':<14} {r['result']:<6} "
-                f"{_first_line(r.get('reason', ''))}" + (f"  (observed: {observed[:120]})" if observed else "")
+                f"{_first_line(r.get('reason', ''))}" + (f"  ({detail})" if detail else "")
             )
     for ev in evidence:
         for err in ev.errors:
             lines.append(f"  {ev.host:<14} run error: {_first_line(err)}")
     return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    """A value as compact JSON, cut only between items (never inside a key or a value) and marked."""
+    text = _text(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, dict):
+        parts: list[str] = []
+        for k, v in value.items():
+            item = f"{json.dumps(str(k))}: {_text(v) if not isinstance(v, str) else json.dumps(v)}"
+            if sum(len(p) + 2 for p in parts) + len(item) > limit:
+                return "{" + ", ".join(parts) + f", ... {len(value) - len(parts)} more}}"
+            parts.append(item)
+    if isinstance(value, list):
+        kept: list[str] = []
+        for v in value:
+            item = _text(v) if not isinstance(v, str) else json.dumps(v)
+            if sum(len(p) + 2 for p in kept) + len(item) > limit:
+                return "[" + ", ".join(kept) + f", ... {len(value) - len(kept)} more]"
+            kept.append(item)
+    return text[:limit] + f"... ({len(text)} characters)"
+
+
+def mismatch(observed: Any, expected: Any) -> str:
+    """What a failed check saw against what it expected, readably: for two mappings only the keys whose
+    values differ (`key: observed X, expected Y`), otherwise both values, each cut between items."""
+    if observed is None and expected is None:
+        return ""
+    if isinstance(observed, dict) and isinstance(expected, dict):
+        differ = [k for k in expected if k in observed and observed[k] != expected[k]]
+        if differ:
+            return "; ".join(
+                f"{k}: observed {_short(observed[k], 80)}, expected {_short(expected[k], 80)}" for k in differ[:6]
+            ) + (f"; ... {len(differ) - 6} more" if len(differ) > 6 else "")
+    parts = []
+    if observed is not None:
+        parts.append(f"observed: {_short(observed)}")
+    if expected is not None:
+        parts.append(f"expected: {_short(expected)}")
+    return "; ".join(parts)
 
 
 def _first_line(text: str) -> str:

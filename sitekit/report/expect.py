@@ -3,8 +3,10 @@
 The roles derive their `<role>_*` variables in `defaults/main.yml` from the rendered inventory's
 `sitekit_*` variables. The checks must not restate those derivations as constants, so this module renders
 the roles' defaults with Ansible's own templar against the host's inventory variables (inventory wins,
-as in a play). A check asks for a role variable by name and gives the fallback it uses when the role
-does not define that variable.
+as in a play). A check asks for a role or inventory variable by name; a name that neither defines (or
+whose default cannot be rendered for this host) raises `MissingExpectation` naming it: a check never
+falls back to a constant of its own. `tests/unit/test_check_variables.py` proves statically that every
+name the checks ask for is defined.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ def _trust(value: Any) -> Any:
     if isinstance(value, list):
         return [_trust(v) for v in value]
     return value
+
+
+class MissingExpectation(LookupError):
+    """A check asked for a variable that no role default and no inventory variable defines."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        self.name = name
+        super().__init__(
+            f"expectation {name!r} is not defined by any role's defaults or the inventory"
+            + (f" ({detail})" if detail else "")
+        )
 
 
 class Expectations:
@@ -68,8 +81,8 @@ class Expectations:
         self._setup()
         return name in self.hostvars or name in self._defaults
 
-    def get(self, name: str, fallback: Any = None) -> Any:
-        """The value of role or inventory variable `name` for this host, else `fallback`."""
+    def get(self, name: str) -> Any:
+        """The value of role or inventory variable `name` for this host; `MissingExpectation` if none."""
         if name in self._cache:
             return self._cache[name]
         templar = self._setup()
@@ -78,14 +91,14 @@ class Expectations:
         elif name in self._defaults:
             raw = self._defaults[name]
         else:
-            return fallback
+            raise MissingExpectation(name)
         try:
             value = _plain(templar.template(_trust(_plain(raw))))
-        except Exception:  # an undefined variable in a default: the role would fail too
-            return fallback
+        except Exception as exc:  # an undefined variable in a default: the role would fail too
+            raise MissingExpectation(name, f"its value does not render for this host: {exc}") from exc
         self._cache[name] = value
         return value
 
-    def var(self, name: str, fallback: Any = None) -> Any:
-        """An inventory (`sitekit_*`) variable, rendered."""
-        return self.get(name, fallback)
+    def var(self, name: str) -> Any:
+        """An inventory (`sitekit_*`) variable, rendered; `MissingExpectation` if the inventory lacks it."""
+        return self.get(name)

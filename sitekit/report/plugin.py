@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from sitekit.report.evidence import mismatch
+
 FACTS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _ROWS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()
@@ -64,7 +66,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         row["result"], row["reason"] = "skipped", _message(report)
     elif report.failed:
         row["result"] = "failed" if report.when == "call" else "error"
-        row["reason"] = _message(report)
+        row["reason"] = _readable(_message(report), row)
+
+
+def _readable(message: str, row: dict[str, Any]) -> str:
+    """A bare `assert a == b` gives pytest's shortened reprs (`{'passwordaut...ation': 'yes'}`): say what
+    differs from the row's observed and expected values instead, which it records in full."""
+    bare = message.removeprefix("AssertionError: ")
+    if bare.startswith("assert ") and ("observed" in row or "expected" in row):
+        detail = mismatch(row.get("observed"), row.get("expected"))
+        return f"observed differs from expected: {detail}" if detail else bare
+    return message
 
 
 _CONFIG: dict[str, pytest.Config] = {}

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sitekit.report.expect import MissingExpectation
+
 
 def check_sysctls(probe: Any, observe: Callable[..., None], expected: dict[str, Any]) -> None:
     """Compare runtime sysctls (/proc/sys in the host's namespace) with `expected`, and what the next boot
@@ -24,17 +26,22 @@ def check_sysctls(probe: Any, observe: Callable[..., None], expected: dict[str, 
     )
 
 
-def sysctl_expectations(expect: Any, control_id: str, fallback: dict[str, Any]) -> dict[str, Any]:
+def sysctl_expectations(expect: Any, control_id: str, named: dict[str, Any]) -> dict[str, Any]:
     """Wanted values for one control: the baseline role's entries tagged with the control's ID
-    (`baseline_sysctl_settings` + `baseline_sysctl_extra`, inventory over role defaults), else `fallback`."""
+    (`baseline_sysctl_settings` + `baseline_sysctl_extra`, inventory over role defaults). `named` lists the
+    parameters the catalogue's title names (its values are not used): each must have an entry of the role,
+    else the check errs naming it; the role's value is what is expected, never a constant here."""
     table: dict[str, Any] = {}
-    for var in ("baseline_sysctl_settings", "baseline_sysctl_extra"):
-        value = expect.get(var)
-        if isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict) and item.get("control") == control_id and "key" in item:
-                    table[str(item["key"])] = item.get("value")
-    return table or dict(fallback)
+    entries = list(expect.get("baseline_sysctl_settings") or []) + list(expect.get("baseline_sysctl_extra") or [])
+    for item in entries:
+        if isinstance(item, dict) and item.get("control") == control_id and "key" in item:
+            table[str(item["key"])] = item.get("value")
+    missing = sorted(set(named) - set(table))
+    if missing:
+        raise MissingExpectation(
+            f"baseline_sysctl_settings[{control_id}]", f"no entry for {', '.join(missing)} in the role or inventory"
+        )
+    return table
 
 
 def sshd_value(probe: Any, key: str, user: str = "root", addr: str = "10.0.0.1") -> list[str]:

@@ -106,7 +106,7 @@ def test_sk_aud_006(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_aud_007(probe: Any, expect: Any, observe: Any, control: Any) -> None:
-    paths = as_list(expect.get("audit_ssh_paths", ["/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/"]))
+    paths = as_list(expect.get("audit_ssh_paths"))
     _watch_all(probe, observe, paths)
 
 
@@ -127,7 +127,7 @@ def test_sk_aud_008(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_aud_010(probe: Any, expect: Any, observe: Any, control: Any) -> None:
-    tallies = str(expect.get("audit_faillock_dir", "/var/log/faillock"))
+    tallies = str(expect.get("audit_faillock_dir"))
     _watch_all(probe, observe, [tallies, "/var/log/lastlog", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp"])
 
 

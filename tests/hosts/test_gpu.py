@@ -57,7 +57,7 @@ def test_sk_gpu_002(probe: Any, observe: Any, control: Any) -> None:
 
 def test_sk_gpu_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     opts = _nvidia_options(probe)
-    group = str(expect.get("gpu_host_device_group", "video"))
+    group = str(expect.get("gpu_host_device_group"))
     gid = probe.cmd(f"getent group {group} | cut -d: -f3").stdout.strip()
     devices = probe.cmd("ls -1 /dev/nvidia[0-9]* /dev/nvidiactl 2>/dev/null").stdout.split()
     seen = {d: stat(probe, d) for d in devices}
@@ -94,7 +94,7 @@ def test_sk_gpu_004(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_gpu_005(probe: Any, expect: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
-    wanted = as_list(expect.get("gpu_host_iommu_args", ["intel_iommu=on", "amd_iommu=on", "iommu=pt"]))
+    wanted = as_list(expect.get("gpu_host_iommu_args"))
     cmdline = (probe.cat("/proc/cmdline") or "").split()
     observe(" ".join(cmdline), wanted)
     missing = [a for a in wanted if a not in cmdline]

@@ -32,7 +32,7 @@ def _chrony_config(probe: Any) -> list[str]:
 
 
 def test_sk_time_001(probe: Any, expect: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
-    wanted = as_list(expect.get("baseline_ntp_servers", hostvars.get("sitekit_ntp_servers", [])))
+    wanted = as_list(expect.get("baseline_ntp_servers"))
     lines = _chrony_config(probe)
     sources = [ln.split()[1] for ln in lines if ln.split()[0] in ("server", "pool", "peer") and len(ln.split()) > 1]
     pools = [ln for ln in lines if ln.split()[0] == "pool"]
@@ -61,7 +61,7 @@ def test_sk_time_002(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_pkg_001(probe: Any, expect: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
-    mirror = str(expect.get("baseline_apt_mirror", hostvars.get("sitekit_package_mirror_url", "")))
+    mirror = str(expect.get("baseline_apt_mirror_url"))
     uris = sorted(set(probe.out("apt-get indextargets --format '$(REPO_URI)' 2>/dev/null").split()))
     if not uris:  # never updated: ask apt which sources it would use
         uris = sorted(
@@ -109,50 +109,14 @@ def test_sk_pkg_003(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_svc_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
-    legacy = as_list(
-        expect.get(
-            "baseline_legacy_services",
-            [
-                "telnetd",
-                "inetutils-telnetd",
-                "telnetd-ssl",
-                "rsh-server",
-                "rsh-redone-server",
-                "nis",
-                "tftpd",
-                "tftpd-hpa",
-                "atftpd",
-                "talkd",
-                "inetutils-talkd",
-                "inetutils-inetd",
-                "openbsd-inetd",
-                "xinetd",
-                "rlinetd",
-            ],
-        )
-    )
+    legacy = as_list(expect.get("baseline_legacy_server_packages"))
     found = packages_installed(probe, legacy)
     observe(found, "none installed")
     assert not found, f"legacy services installed: {', '.join(found)}"
 
 
 def test_sk_svc_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
-    legacy = as_list(
-        expect.get(
-            "baseline_legacy_clients",
-            [
-                "telnet",
-                "inetutils-telnet",
-                "rsh-client",
-                "rsh-redone-client",
-                "talk",
-                "inetutils-talk",
-                "ftp",
-                "inetutils-ftp",
-                "tnftp",
-            ],
-        )
-    )
+    legacy = as_list(expect.get("baseline_legacy_client_packages"))
     found = packages_installed(probe, legacy)
     observe(found, "none installed")
     assert not found, f"legacy clients installed: {', '.join(found)}"

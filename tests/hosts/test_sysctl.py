@@ -1,8 +1,8 @@
 """SK-SYS: runtime kernel parameters, read from /proc/sys in the host's own namespaces.
 
 Wanted values come from the baseline role's sysctl map as the play renders it for this host (inventory
-variables over role defaults); the fallbacks below are the catalogue's titles, used only when the role
-does not define a parameter.
+variables over role defaults). The parameters each check names below are the catalogue title's: the role
+must have an entry for each (a missing one is an error naming it); the values expected are the role's.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from hostcheck import check_sysctls, sysctl_expectations
 CLUSTER_ROLES = ("control-plane", "gpu-worker")
 
 
-def _check(control: Any, probe: Any, expect: Any, observe: Any, fallback: dict[str, Any]) -> None:
-    """Compare the runtime values with the role's entries for this control (fallback: the catalogue title)."""
-    check_sysctls(probe, observe, sysctl_expectations(expect, control.id if control else "", fallback))
+def _check(control: Any, probe: Any, expect: Any, observe: Any, named: dict[str, Any]) -> None:
+    """Compare the runtime values with the role's entries for this control (each parameter named must have one)."""
+    check_sysctls(probe, observe, sysctl_expectations(expect, control.id if control else "", named))
 
 
 def test_sk_sys_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
@@ -162,7 +162,7 @@ def test_sk_sys_017(probe: Any, expect: Any, observe: Any, control: Any) -> None
 
 def test_sk_sys_018(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     # Available (rootless runtimes, Kubernetes user namespaces) and bounded.
-    wanted = sysctl_expectations(expect, control.id, {"user.max_user_namespaces": None})
+    wanted = sysctl_expectations(expect, control.id, {"user.max_user_namespaces": None})  # the role bounds it
     seen = {k: probe.sysctl(k) for k in {"user.max_user_namespaces", *wanted}}
     observe(seen, {k: v for k, v in wanted.items() if v is not None} or "user.max_user_namespaces > 0")
     limit = seen["user.max_user_namespaces"]

@@ -23,149 +23,30 @@ Times of the first converge and of the idempotent re-run are printed (run with -
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labcopy import play_recap, private_fleet
+from hardenlab import CC, HOSTS, OPERATOR_NET, REPO, Lab
+from labcopy import play_recap
 
 from sitekit.controls import load_controls
 
-REPO = Path(__file__).resolve().parents[2]
-CC = "zh"
-HOSTS = (f"{CC}-cp-1", f"{CC}-gpu-1", f"{CC}-gpu-2")
-OPERATOR_NET = "10.98.250.0/24"
-TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh")
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-# Files whose content check mode must leave alone (and that the roles do manage).
-WATCHED = (
-    "/etc/ssh/sshd_config",
-    "/etc/nftables.conf",
-    "/etc/login.defs",
-    "/etc/fstab",
-    "/etc/apt/sources.list.d/sitekit-lab.sources",
-)
-
-
-class Lab:
-    """One private lab: its state folder, fleet copy and ways in."""
-
-    def __init__(self, state: Path, sites: Path) -> None:
-        self.state = state
-        self.sites = sites
-        self.inventory = state / "lab" / CC / "inventory"
-        self.ssh_config = state / "lab" / CC / "ssh_config"
-
-    def sitekit(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "sitekit.cli", "--sites", str(self.sites), "--root", str(self.state), *args],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            env=os.environ.copy(),
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"sitekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-        return proc
-
-    def playbook(
-        self, *extra: str, playbook: str = "harden.yml", expect_ok: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        cmd = [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            str(self.inventory),
-            str(REPO / "playbooks" / playbook),
-            *extra,
-        ]
-        env = {
-            **os.environ,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_TIMEOUT": "30",
-            # Private ControlPath dir: other labs reuse the same user names and the controller's
-            # multiplexed connections must never be shared across labs.
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.state / "ansible-cp"),
-        }
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, cwd=REPO)
-        if expect_ok:
-            assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-        return proc
-
-    def ssh(self, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """A fresh SSH login (never a multiplexed one) as the lab's operator account."""
-        return subprocess.run(
-            ["ssh", "-F", str(self.ssh_config), "-o", "ControlPath=none", "-o", "BatchMode=yes", host, command],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"missing tools: {', '.join(missing)}")
-    state = tmp_path_factory.mktemp("harden-lab-state")
-    sites = private_fleet(state / "sites", CC, 98)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SITEKIT_STATE", str(state))
-        lab = Lab(state, sites)
-        lab.sitekit("render")  # the lab copies the rendered group_vars of <root>/inventories/<cc>/
-        up = lab.sitekit("lab", "up", CC, check=False)
-        if up.returncode == 2 and "exists but no lab" in up.stderr:
-            pytest.skip(f"another lab of that name is running on this machine: {up.stderr.strip()}")
-        assert up.returncode == 0, up.stderr
-        try:
-            for host in HOSTS:  # booted hosts still settling answer sudo slowly
-                lab.ssh(host, "systemctl is-system-running --wait; sudo -n true", timeout=180)
-            yield lab
-        finally:
-            lab.sitekit("lab", "down", CC, check=False)
+def lab(harden_lab: Lab) -> Lab:
+    return harden_lab
 
 
-def _fingerprint(lab: Lab, host: str) -> str:
-    files = " ".join(WATCHED)
-    out = lab.ssh(host, f"sudo sh -c 'sha256sum {files} 2>&1; findmnt -no OPTIONS /tmp; nft list ruleset | sha256sum'")
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+@pytest.fixture(scope="module")
+def converged(harden_converged: dict[str, object]) -> dict[str, object]:
+    return harden_converged
 
 
 def _assert_fresh_login(lab: Lab, host: str) -> None:
     out = lab.ssh(host, "sudo -n true && echo fresh-login-ok")
     assert out.returncode == 0 and "fresh-login-ok" in out.stdout, out.stderr
-
-
-@pytest.fixture(scope="module")
-def converged(lab: Lab) -> dict[str, object]:
-    before = {h: _fingerprint(lab, h) for h in HOSTS}
-    check = lab.playbook("--check")
-    after_check = {h: _fingerprint(lab, h) for h in HOSTS}
-    t0 = time.monotonic()
-    first = lab.playbook()
-    t1 = time.monotonic()
-    second = lab.playbook()
-    t2 = time.monotonic()
-    print(
-        f"\nharden.yml on {len(HOSTS)} hosts: first converge {t1 - t0:.1f} s, re-run {t2 - t1:.1f} s "
-        f"(ratio {(t2 - t1) / (t1 - t0):.2f})"
-    )
-    return {
-        "before": before,
-        "after_check": after_check,
-        "check": check.stdout,
-        "first": first.stdout,
-        "second": second.stdout,
-    }
 
 
 def test_check_mode_on_fresh_hosts_changes_nothing(converged: dict[str, object]) -> None:

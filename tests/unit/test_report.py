@@ -16,8 +16,8 @@ import pytest
 
 from sitekit.report import openscap
 from sitekit.report.content import _apt_options, machine_mirror
-from sitekit.report.evidence import HostEvidence, load_evidence, summary_table, write_evidence
-from sitekit.report.expect import Expectations
+from sitekit.report.evidence import HostEvidence, load_evidence, mismatch, summary_table, write_evidence
+from sitekit.report.expect import Expectations, MissingExpectation
 from sitekit.report.inventory import hosts_of
 from sitekit.report.nft import Ruleset, new_connection_paths, within_any
 from sitekit.report.runner import needs_sudo, write_ansible_cfg
@@ -180,6 +180,13 @@ def test_plugin_records_rows_properties_and_reasons(tmp_path: Path) -> None:
         def test_fail(record_property):
             record_property("control", "SK-A-002")
             assert 1 == 2, "value differs"
+        def test_bare(record_property):
+            record_property("control", "SK-A-004")
+            seen = {"passwordauthentication": "yes", "kbdinteractiveauthentication": "no"}
+            want = {"passwordauthentication": "no", "kbdinteractiveauthentication": "no"}
+            record_property("observed", seen)
+            record_property("expected", want)
+            assert seen == want
         def test_skip(record_property):
             record_property("control", "SK-A-003")
             pytest.skip("not verifiable on this tier")
@@ -213,6 +220,38 @@ def test_plugin_records_rows_properties_and_reasons(tmp_path: Path) -> None:
     assert rows["SK-A-001"]["result"] == "passed" and rows["SK-A-001"]["observed"] == {"v": 1}
     assert rows["SK-A-002"]["result"] == "failed" and "value differs" in rows["SK-A-002"]["reason"]
     assert rows["SK-A-003"]["result"] == "skipped" and rows["SK-A-003"]["reason"] == "not verifiable on this tier"
+    # A bare assert's shortened reprs are replaced by what differs, in full (issue 11).
+    assert rows["SK-A-004"]["reason"] == (
+        "observed differs from expected: passwordauthentication: observed yes, expected no"
+    ), rows["SK-A-004"]["reason"]
+
+
+def test_mismatch_is_readable_and_cut_between_items() -> None:
+    assert mismatch({"a": "yes", "b": "no"}, {"a": "no", "b": "no"}) == "a: observed yes, expected no"
+    assert mismatch(None, None) == ""
+    assert mismatch("alias", "masked") == "observed: alias; expected: masked"
+    big = {f"key{i:02}": "x" * 20 for i in range(40)}
+    text = mismatch(big, "an input base chain with policy drop")
+    assert "more}" in text and '"key00": "xxxxxxxxxxxxxxxxxxxx"' in text
+    for cut in text.split(", "):
+        assert cut.count('"') % 2 == 0, cut  # never cut inside a key or a value
+
+
+def test_summary_shows_observed_and_expected() -> None:
+    ev = _evidence(
+        [
+            {
+                "control": "SK-FW-004",
+                "result": "failed",
+                "reason": "no input base chain has policy drop",
+                "observed": {"paths": {}},
+                "expected": {"tcp": [10250]},
+                "test_id": "x",
+            }
+        ]
+    )
+    table = summary_table([ev])
+    assert 'observed: {"paths": {}}; expected: {"tcp": [10250]}' in table, table
 
 
 def test_inventory_hosts_groups_and_limit() -> None:
@@ -260,7 +299,8 @@ def test_expectations_render_role_defaults_against_inventory_variables(tmp_path:
     assert exp.get("ssh_allow_groups") == ["ops"]
     assert exp.get("ssh_max_auth_tries") == 2  # inventory wins over the role default
     assert exp.get("ssh_node") is False
-    assert exp.get("ssh_missing", "fallback") == "fallback"
+    with pytest.raises(MissingExpectation, match="'ssh_missing'"):
+        exp.get("ssh_missing")  # never a silent fallback: the error names the variable
 
 
 RESULTS = """<?xml version="1.0"?>

@@ -1,0 +1,151 @@
+"""The firewall checks judge a live ruleset both ways, without a lab: what the spec opens must be open,
+and an extra accepted port, source or protocol (in any table) fails SK-FW-002 naming it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+HOSTS = Path(__file__).resolve().parents[1] / "hosts"
+OPERATORS = "10.20.250.0/24"
+NODE = "10.20.0.0/24"
+POD = "10.20.64.0/18"
+
+
+def _module() -> ModuleType:
+    sys.path.insert(0, str(HOSTS))
+    try:
+        spec = importlib.util.spec_from_file_location("sk_test_firewall", HOSTS / "test_firewall.py")
+        assert spec and spec.loader
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(HOSTS))
+
+
+FW = _module()
+
+
+VALUES: dict[str, Any] = {
+    "firewall_ssh_port": 22,
+    "firewall_ssh_sources": [OPERATORS],
+    "firewall_node_cidr": NODE,
+    "firewall_pod_cidr": POD,
+    "firewall_service_cidr": "10.20.128.0/20",
+    "firewall_cluster_tcp_ports": ["10250"],
+    "firewall_cluster_udp_ports": ["8472"],
+    "firewall_cluster_node": True,
+    "firewall_egress": [],
+}
+
+
+class Expect:
+    def get(self, name: str) -> Any:
+        return VALUES[name]
+
+
+class Probe:
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def nft(self) -> list[dict[str, Any]]:
+        return self.items
+
+
+def _match(proto: str, field: str, right: Any) -> dict[str, Any]:
+    return {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": field}}, "right": right}}
+
+
+def _prefix(net: str) -> dict[str, Any]:
+    addr, length = net.split("/")
+    return {"prefix": {"addr": addr, "len": int(length)}}
+
+
+def _rule(chain: str, *expr: dict[str, Any], table: str = "sitekit", family: str = "inet") -> dict[str, Any]:
+    return {"rule": {"family": family, "table": table, "chain": chain, "expr": [*expr, {"accept": None}]}}
+
+
+def _ruleset(policy: str = "drop", extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    ct = {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}
+    lo = {"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}
+    return [
+        {"table": {"family": "inet", "name": "sitekit"}},
+        {
+            "chain": {
+                "family": "inet",
+                "table": "sitekit",
+                "name": "input",
+                "type": "filter",
+                "hook": "input",
+                "prio": 0,
+                "policy": policy,
+            }
+        },
+        _rule("input", ct),
+        _rule("input", lo),
+        _rule("input", _match("icmp", "type", {"set": ["destination-unreachable", "time-exceeded"]})),
+        _rule("input", _match("icmp", "type", "echo-request")),
+        _rule("input", _match("ip", "saddr", _prefix(OPERATORS)), _match("tcp", "dport", 22)),
+        _rule("input", _match("ip", "saddr", {"set": [_prefix(NODE), _prefix(POD)]}), _match("tcp", "dport", 10250)),
+        _rule("input", _match("ip", "saddr", {"set": [_prefix(NODE), _prefix(POD)]}), _match("udp", "dport", 8472)),
+        *(extra or []),
+    ]
+
+
+def _run(check: Any, items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    seen: list[tuple[Any, Any]] = []
+    check(Probe(items), Expect(), lambda o, e=None: seen.append((o, e)), None)
+    return seen
+
+
+def test_the_intended_ruleset_passes_every_inbound_check() -> None:
+    for check in (FW.test_sk_fw_002, FW.test_sk_fw_003, FW.test_sk_fw_004):
+        _run(check, _ruleset())
+
+
+@pytest.mark.parametrize(
+    "extra,named",
+    [
+        (_rule("input", _match("tcp", "dport", 2222)), "tcp dport 2222"),  # an extra port
+        (_rule("input", _match("ip", "saddr", _prefix("192.0.2.0/24")), _match("tcp", "dport", 22)), "192.0.2.0/24"),
+        (_rule("input", _match("udp", "dport", 53)), "udp dport 53"),  # another protocol
+        (_rule("input", _match("sctp", "dport", 10250)), "sctp"),
+        (_rule("in", _match("tcp", "dport", 3333), table="sk_drift", family="ip"), "3333"),  # another table
+    ],
+    ids=["port", "source", "udp", "protocol", "foreign-table"],
+)
+def test_anything_else_accepted_fails_and_is_named(extra: dict[str, Any], named: str) -> None:
+    items = _ruleset(extra=[extra])
+    if extra["rule"]["table"] == "sk_drift":
+        items += [
+            {"table": {"family": "ip", "name": "sk_drift"}},
+            {
+                "chain": {
+                    "family": "ip",
+                    "table": "sk_drift",
+                    "name": "in",
+                    "type": "filter",
+                    "hook": "input",
+                    "prio": -10,
+                    "policy": "accept",
+                }
+            },
+        ]
+    with pytest.raises(AssertionError, match="beyond what the spec allows") as err:
+        _run(FW.test_sk_fw_002, items)
+    assert named in str(err.value)
+
+
+def test_policy_accept_fails_and_the_row_keeps_observed_and_expected() -> None:
+    with pytest.raises(AssertionError, match="no input base chain has policy drop"):
+        _run(FW.test_sk_fw_002, _ruleset(policy="accept"))
+    seen: list[tuple[Any, Any]] = []
+    with pytest.raises(AssertionError, match="no input base chain has policy drop"):
+        FW.test_sk_fw_004(Probe(_ruleset(policy="accept")), Expect(), lambda o, e=None: seen.append((o, e)), None)
+    assert seen and seen[0][0] is not None and seen[0][1] is not None  # recorded before the verdict
