@@ -301,8 +301,10 @@ def _node(site: Site, name: str) -> dict[str, Any]:
 
 
 def _node_ready(node: dict[str, Any]) -> bool:
+    """Ready, and the controller manager has lifted the not-ready taint (until then nothing schedules)."""
     conditions = node.get("status", {}).get("conditions", [])
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return ready and not node.get("spec", {}).get("taints")
 
 
 def up_cluster(cc: str, sites: Path) -> ClusterResult:
