@@ -25,3 +25,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# The lab cluster's control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok) is
+# built from its Go modules (docs/LAB-CLUSTER.md) and cached by version under $SITEKIT_CACHE/go: only a
+# cold cache pays for the build, and the tests never build behind a timeout.
+.venv/bin/python -m sitekit.cluster.binaries

@@ -11,6 +11,11 @@ from sitekit.cli import country_code, default_root, default_sites
 def _up(args: argparse.Namespace) -> int:
     from sitekit.lab.lab import up
 
+    if args.tier == "cluster":
+        from sitekit.cluster.controlplane import up_cluster
+
+        up_cluster(args.cc, default_sites(args))
+        return 0
     only = tuple(n.strip() for n in (args.hosts or "").split(",") if n.strip())
     up(args.cc, args.tier, default_sites(args), default_root(args), only)
     return 0
@@ -41,9 +46,10 @@ def register(subparsers: Any) -> None:
     p_up.add_argument("cc", type=country_code, help="country code, e.g. ee")
     p_up.add_argument(
         "--tier",
-        choices=("container", "vm"),
+        choices=("container", "vm", "cluster"),
         default="container",
-        help="container: systemd-nspawn hosts (default, seconds); vm: QEMU VMs for kernel-level controls",
+        help="container: systemd-nspawn hosts (default, seconds); vm: QEMU VMs for kernel-level controls; "
+        "cluster: a Kubernetes control plane with one simulated node per spec host (joins a running lab)",
     )
     p_up.add_argument("--hosts", default=None, help="only these spec hosts, comma-separated (default: all)")
     p_up.set_defaults(func=_up)

@@ -58,6 +58,8 @@ def _healthy(state: LabState) -> bool:
     if not state.ready or not state.netns or not netns.exists(state.netns):
         return False
     refs = [*state.procs, *(p for h in state.hosts for p in h.procs)]
+    if state.cluster is not None:
+        refs += state.cluster.procs.values()
     return bool(refs) and all(r.alive() for r in refs)
 
 
@@ -197,7 +199,8 @@ def down(cc: str) -> dict[str, float]:
         for ref in leaders if (state is None or state.tier == "container") else []:
             if procs.net_ns(ref.pid) != procs.net_ns(os.getpid()):
                 ref.signal(signal.SIGKILL)
-        procs.stop([*host_refs, *(state.procs if state else []), *strays])
+        cluster_refs = list(state.cluster.procs.values()) if state and state.cluster else []
+        procs.stop([*cluster_refs, *host_refs, *(state.procs if state else []), *strays])
     with phase("unmount", timings):
         for point in _mounts_under(lab):
             if run(["umount", point], check=False).returncode != 0:
@@ -233,11 +236,15 @@ def status(cc: str | None) -> list[str]:
             continue
         health = "up" if _healthy(state) else ("starting or broken" if state.ready is False else "degraded")
         mirror_ok = all(p.alive() for p in state.procs)
-        lines.append(
-            f"{code}: {health} ({state.tier}), netns {state.netns}, mirror and NTP {'up' if mirror_ok else 'down'}"
-        )
+        services = "" if state.tier == "cluster" else f", mirror and NTP {'up' if mirror_ok else 'down'}"
+        lines.append(f"{code}: {health} ({state.tier}), netns {state.netns}{services}")
         for rec in state.hosts:
             alive = bool(rec.procs) and all(p.alive() for p in rec.procs)
             lines.append(f"  {rec.name:<16} {rec.address:<15} {'running' if alive else 'stopped'}")
-        lines.append(f"  inventory: {lab_dir(code) / 'inventory'}")
+        if state.tier != "cluster":
+            lines.append(f"  inventory: {lab_dir(code) / 'inventory'}")
+        if state.cluster is not None:
+            from sitekit.cluster.controlplane import status_lines
+
+            lines += status_lines(code, state.cluster)
     return lines or ["no labs"]

@@ -33,6 +33,18 @@ class HostRecord:
 
 
 @dataclass
+class ClusterRecord:
+    """The lab's Kubernetes control plane (sitekit.cluster): its processes by role and its entry point."""
+
+    procs: dict[str, ProcRef] = field(default_factory=dict)
+    api_port: int = 0
+    """Port of the forwarder on the machine's 127.0.0.1 (what the kubeconfig names)."""
+    api_address: str = ""
+    """Address of the API server inside the lab namespace."""
+    ready: bool = False
+
+
+@dataclass
 class LabState:
     """Everything one lab created; the single source for `status` and `down`."""
 
@@ -44,6 +56,7 @@ class LabState:
     procs: list[ProcRef] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     ready: bool = False
+    cluster: ClusterRecord | None = None
 
     @property
     def path(self) -> Path:
@@ -88,7 +101,19 @@ class LabState:
             procs=[ProcRef(**p) for p in raw.get("procs", [])],
             mounts=list(raw.get("mounts", [])),
             ready=raw.get("ready", False),
+            cluster=_cluster(raw.get("cluster")),
         )
+
+
+def _cluster(raw: dict[str, Any] | None) -> ClusterRecord | None:
+    if not raw:
+        return None
+    return ClusterRecord(
+        procs={k: ProcRef(**v) for k, v in raw.get("procs", {}).items()},
+        api_port=raw.get("api_port", 0),
+        api_address=raw.get("api_address", ""),
+        ready=raw.get("ready", False),
+    )
 
 
 def known_labs() -> list[str]:
