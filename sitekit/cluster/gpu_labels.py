@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sitekit.policy.gpu_labels import gpu_product
 from sitekit.spec.models import Gpu, Host
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -60,16 +61,8 @@ def facts(gpu: Gpu) -> GpuFacts | None:
 
 
 def product(gpu: Gpu) -> str:
-    """GFD's `nvidia.com/gpu.product` of a host's GPUs (what a nodeSelector on the product must name)."""
-    base = f"NVIDIA-{gpu.model}"
-    sharing = gpu.sharing
-    if sharing and sharing.time_slicing:
-        return f"{base}-SHARED"
-    if sharing and sharing.mig and sharing.mig.profile != "all-disabled":
-        match = _PROFILE.match(sharing.mig.profile)
-        if match:
-            return f"{base}-MIG-{match.group(1)}g.{match.group(2)}gb"
-    return base
+    """GFD's `nvidia.com/gpu.product` of a host's GPUs: the stack's own rule (`sitekit.policy.gpu_labels`)."""
+    return gpu_product(gpu)
 
 
 def products(model: str) -> tuple[str, ...]:

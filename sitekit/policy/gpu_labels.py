@@ -5,7 +5,9 @@ names the GPU: GFD writes `nvidia.com/gpu.product` as the driver reports the pro
 into dashes (`NVIDIA-L40S`, `NVIDIA-H100-80GB-HBM3`), appends `-SHARED` when time-slicing or MPS shares the
 GPU (unless the device plugin renames the shared resource), and `-MIG-<profile>` under the `single` MIG
 strategy. The spec's `gpu.model` is that product name without the `NVIDIA-` prefix
-(https://github.com/NVIDIA/k8s-device-plugin#shared-access-to-gpus and GFD's label reference).
+(https://github.com/NVIDIA/k8s-device-plugin#shared-access-to-gpus and GFD's label reference). This is the
+one place that spelling is decided: the stack selects nodes by it and the lab's simulated nodes
+(`sitekit.cluster.gpu_labels`) carry it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,15 @@ from __future__ import annotations
 import re
 
 from sitekit.spec import Host, Site
+from sitekit.spec.models import Gpu
 
 PRODUCT_LABEL = "nvidia.com/gpu.product"
-PRESENT_LABEL = "nvidia.com/gpu.present"
-COUNT_LABEL = "nvidia.com/gpu.count"
-REPLICAS_LABEL = "nvidia.com/gpu.replicas"
-SHARING_LABEL = "nvidia.com/gpu.sharing-strategy"
 VENDOR_PREFIX = "NVIDIA-"
 _MIG_SINGLE = re.compile(r"^all-(\d+g\.\d+gb)$")
 
 
-def gfd_product(host: Host) -> str:
-    """The value GFD gives `nvidia.com/gpu.product` on this host (empty for a host without GPUs)."""
-    gpu = host.gpu
-    if gpu is None:
-        return ""
+def gpu_product(gpu: Gpu) -> str:
+    """The value GFD gives `nvidia.com/gpu.product` on a host with these GPUs."""
     product = f"{VENDOR_PREFIX}{gpu.model}"
     sharing = gpu.sharing
     if sharing and sharing.time_slicing:
@@ -39,20 +35,9 @@ def gfd_product(host: Host) -> str:
     return product
 
 
-def gfd_labels(host: Host) -> dict[str, str]:
-    """The GPU labels GFD and the device plugin put on the host's node (none for a host without GPUs)."""
-    gpu = host.gpu
-    if gpu is None:
-        return {}
-    sharing = gpu.sharing
-    replicas = sharing.time_slicing.replicas if sharing and sharing.time_slicing else 1
-    return {
-        PRESENT_LABEL: "true",
-        PRODUCT_LABEL: gfd_product(host),
-        COUNT_LABEL: str(gpu.count),
-        REPLICAS_LABEL: str(replicas),
-        SHARING_LABEL: "time-slicing" if replicas > 1 else "none",
-    }
+def gfd_product(host: Host) -> str:
+    """The product label of a host's node (empty for a host without GPUs)."""
+    return gpu_product(host.gpu) if host.gpu else ""
 
 
 def product_values(site: Site, gpu_model: str) -> tuple[str, ...]:

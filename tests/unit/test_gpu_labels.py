@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from sitekit.cluster.gpu_labels import gfd_labels
 from sitekit.paths import repo_root
-from sitekit.policy.gpu_labels import gfd_labels, gfd_product, product_values
+from sitekit.policy.gpu_labels import gfd_product, product_values
 from sitekit.spec import Host, load_fleet
 
 
@@ -18,10 +19,10 @@ def test_whole_gpu_is_vendor_prefixed() -> None:
 def test_time_sliced_gpu_gets_the_shared_suffix() -> None:
     host = _host({"model": "L40S", "count": 2, "sharing": {"time_slicing": {"replicas": 4}}})
     assert gfd_product(host) == "NVIDIA-L40S-SHARED"
-    labels = gfd_labels(host)
+    assert host.gpu is not None
+    labels = gfd_labels(host, host.gpu)
+    assert labels["nvidia.com/gpu.product"] == "NVIDIA-L40S-SHARED", "the lab's nodes carry what the stack selects"
     assert labels["nvidia.com/gpu.replicas"] == "4"
-    assert labels["nvidia.com/gpu.count"] == "2"
-    assert labels["nvidia.com/gpu.sharing-strategy"] == "time-slicing"
 
 
 def test_mig_single_strategy_names_the_profile() -> None:
@@ -31,7 +32,6 @@ def test_mig_single_strategy_names_the_profile() -> None:
 
 def test_non_gpu_host_has_no_gpu_labels() -> None:
     host = Host.model_validate({"name": "c", "address": "10.0.0.2", "role": "control-plane"})
-    assert gfd_labels(host) == {}
     assert gfd_product(host) == ""
 
 
