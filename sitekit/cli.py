@@ -24,6 +24,7 @@ _AREAS = (
     "sitekit.pki.cli",
     "sitekit.lab.cli",
     "sitekit.report.cli",
+    "sitekit.engine.cli",
 )
 
 
