@@ -50,7 +50,9 @@ def prepare_kubernetes_provider(scratch: Path, env: dict[str, str]) -> None:
     gen_dir.mkdir()
     shutil.copyfile(main_dir / "generate.go", gen_dir / "generate.go")
     gen_bin = scratch.parent / "k8s-schema-gen"
-    _run(["go", "build", "-o", str(gen_bin), "./_gen/generate.go"], scratch, env, "building the schema generator")
+    # -trimpath like gotools' own builds, so the packages compiled here are reused by the provider build.
+    cmd = ["go", "build", "-trimpath", "-o", str(gen_bin), "./_gen/generate.go"]
+    _run(cmd, scratch, env, "building the schema generator")
     _run([str(gen_bin)], main_dir, {**env, "VERSION": version}, "generating the provider's embedded schema")
     for name in ("schema-embed.json", "terraform-mapping-embed.json"):
         if not (main_dir / name).is_file():
