@@ -25,3 +25,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# The Pulumi engine (CLI, language host, Kubernetes provider), built from Go modules into the cache:
+# tens of minutes on a cold cache, about a second when warm (docs/ENGINE.md). SITEKIT_SKIP_ENGINE=1 skips.
+if [ "${SITEKIT_SKIP_ENGINE:-0}" != "1" ]; then
+  .venv/bin/sitekit engine build | sed 's/^/bootstrap: engine: /'
+fi
