@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -179,11 +180,16 @@ def _write_if_changed(path: Path, content: bytes, mode: int) -> None:
 def _lay_out_bin(bin_dir: Path, builds: Mapping[str, Build], python: str) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     cli = builds["pulumi"].folder / "pulumi"
+    # A hard link, not a symlink: pulumi looks for language hosts beside its own resolved path, and with
+    # the host beside it there it uses it without warning that it came from $PATH.
     link = bin_dir / "pulumi"
-    if not (link.is_symlink() and link.resolve() == cli.resolve()):
+    if not (link.exists() and not link.is_symlink() and link.samefile(cli)):
         tmp = bin_dir / ".pulumi.tmp"
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(cli)
+        try:
+            os.link(cli, tmp)
+        except OSError:  # another filesystem: a copy does as well
+            shutil.copy2(cli, tmp)
         tmp.replace(link)
     executor = builds["pulumi-language-python"].folder / "pulumi-language-python-exec"
     _write_if_changed(bin_dir / executor.name, executor.read_bytes(), 0o755)

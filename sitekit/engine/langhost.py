@@ -26,6 +26,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -198,5 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    # The engine ends its plugins with SIGINT (then SIGKILL): stop serving and exit quietly.
+    signal.signal(signal.SIGINT, lambda *_: server.stop(grace=None))
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=None))
     server.wait_for_termination()
     return 0
