@@ -204,4 +204,6 @@ def test_preview_of_the_real_project_runs_the_policy_pack(
         check=False,
     )
     text = proc.stdout + proc.stderr
-    assert "sitekit:" in text, text
+    assert "sitekit:site:SovereignSite" in text, text  # stacks/ ran through the language host
+    assert "Policies:" in text and "sitekit@" in text, text  # the pack ran through the host's RunPlugin
+    assert "no resource plugin" not in text, text  # the provider the wheel asks for is installed
