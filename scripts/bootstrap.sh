@@ -25,7 +25,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# Go builds the Pulumi engine and the lab's control plane (Go 1.24 or newer; the machine kind has it in
+# /usr/local/go/bin). Without it, say so here rather than fail later inside a test.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || { echo "bootstrap: the Go toolchain (1.24+) is needed: install it and run again" >&2; exit 1; }
 # The lab cluster's control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok) is
 # built from its Go modules (docs/LAB-CLUSTER.md) and cached by version under $SITEKIT_CACHE/go: only a
 # cold cache pays for the build, and the tests never build behind a timeout.
 .venv/bin/python -m sitekit.cluster.binaries
+# The Pulumi engine (CLI, language host, Kubernetes provider), built from Go modules into the cache:
+# tens of minutes on a cold cache, about a second when warm (docs/ENGINE.md). SITEKIT_SKIP_ENGINE=1 skips.
+if [ "${SITEKIT_SKIP_ENGINE:-0}" != "1" ]; then
+  .venv/bin/sitekit engine build | sed 's/^/bootstrap: engine: /'
+fi

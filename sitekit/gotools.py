@@ -83,6 +83,15 @@ def tools_root() -> Path:
     return repo_root() / "tools" / "go"
 
 
+def _mode(value: object) -> int:
+    """A file mode from build.yaml: YAML reads `0o755` as a string and `0755` as an int."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return int(value.removeprefix("0o"), 8)
+    raise TypeError(f"mode {value!r} is neither an octal string nor an int")
+
+
 def load_spec(tool: str) -> ToolSpec:
     """Read and check a tool's build.yaml (a bad one is an operator error naming the file)."""
     wrapper = tools_root() / tool
@@ -93,12 +102,14 @@ def load_spec(tool: str) -> ToolSpec:
         raise UserError(f"no Go tool '{tool}': {path} does not exist") from exc
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("version"), str) or not raw.get("binaries"):
-        raise UserError(f"{path}: needs a 'version' string and a non-empty 'binaries' list")
+    if not isinstance(raw, dict) or not isinstance(raw.get("version"), str):
+        raise UserError(f"{path}: needs a 'version' string")
+    if not raw.get("binaries") and not raw.get("files"):
+        raise UserError(f"{path}: needs a non-empty 'binaries' or 'files' list")
     try:
-        binaries = tuple(Binary(**b) for b in raw["binaries"])
-        files = tuple(ModuleFile(**f) for f in raw.get("files") or ())
-    except TypeError as exc:
+        binaries = tuple(Binary(**b) for b in raw.get("binaries") or ())
+        files = tuple(ModuleFile(**{**f, "mode": _mode(f.get("mode", 0o755))}) for f in raw.get("files") or ())
+    except (TypeError, ValueError) as exc:
         raise UserError(f"{path}: {exc}") from exc
     env = {str(k): str(v) for k, v in (raw.get("env") or {}).items()}
     return ToolSpec(tool, wrapper, raw["version"], binaries, files, env)
