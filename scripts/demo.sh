@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the built-in demo fleet (README): validate, render, plan, lab up, keys, harden,
-# verify. Installs what it needs. Leaves the lab running for you to explore; `sitekit lab down ee`
+# verify, then the cluster half: the lab control plane and `pulumi up` of the stack. Installs what it needs. Leaves the lab running for you to explore; `sitekit lab down ee`
 # removes it. DEMO_CC picks the lab country (default ee, the one sized for the lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +41,9 @@ step "harden the lab hosts and install their keys (playbooks/site.yml over real 
 ansible-playbook -i "$inventory" playbooks/site.yml
 step "verify every control on every lab host (testinfra over SSH; evidence as JSON and JUnit)"
 sitekit verify "$cc" --lab
-printf '\nThe lab is still running: ssh -F %s %s-cp-1; remove it with: sitekit lab down %s\n' \
-  "$state/lab/$cc/ssh_config" "$cc" "$cc"
+step "start $cc's lab control plane: etcd, kube-apiserver, controllers, kwok nodes (certificates from $cc's CAs)"
+sitekit lab up "$cc" --tier cluster
+step "pulumi up of $cc's stack against it (engine built from Go, self-managed backend, policy pack on)"
+sitekit lab deploy "$cc"
+printf '\nThe lab is still running: ssh -F %s %s-cp-1; KUBECONFIG=%s; remove it with: %s/.venv/bin/sitekit lab down %s\n' \
+  "$state/lab/$cc/ssh_config" "$cc" "$state/lab/$cc/cluster/kubeconfig" "$PWD" "$cc"

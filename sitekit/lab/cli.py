@@ -37,6 +37,21 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    import sys
+
+    from sitekit.lab.deploy import up
+
+    stack, out = up(args.cc, default_root(args))
+    sys.stdout.write(out)
+    print(
+        f'deployed {args.cc}\'s stack to its lab control plane. More pulumi commands: eval "$(sitekit engine env)"; '
+        f"export PULUMI_BACKEND_URL=file://{stack.backend} PULUMI_CONFIG_PASSPHRASE_FILE={stack.passphrase_file}; "
+        f"cd {stack.project}"
+    )
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add `sitekit lab up|status|down`."""
     lab = subparsers.add_parser("lab", help="local lab hosts (containers or VMs) for rehearsal and tests")
@@ -59,3 +74,9 @@ def register(subparsers: Any) -> None:
     p_down = sub.add_parser("down", help="remove a lab (all labs if no country is given)")
     p_down.add_argument("cc", nargs="?", type=country_code, default=None, help="country code (default: all)")
     p_down.set_defaults(func=_down)
+    p_deploy = sub.add_parser(
+        "deploy",
+        help="pulumi up of the country's stack against its lab control plane (after lab up --tier cluster)",
+    )
+    p_deploy.add_argument("cc", type=country_code, help="country code, e.g. ee")
+    p_deploy.set_defaults(func=_deploy)
