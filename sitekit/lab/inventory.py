@@ -27,6 +27,10 @@ ROLE_GROUPS = {"control-plane": "control_plane", "gpu-worker": "gpu_workers", "s
 """Inventory group of each spec role (the same mapping `sitekit render` uses)."""
 
 
+VM_GUARD_SECONDS = 600
+"""Dead-man guard time for lab VMs (the roles' default is 90 s, sized for real hosts)."""
+
+
 def control_dir(layout: Layout) -> Path:
     """Where SSH multiplexing sockets for this lab live.
 
@@ -151,6 +155,11 @@ def write(
         "sitekit_package_mirror_keyring": KEYRING_IN_HOST,
         "sitekit_lab_controller_address": str(layout.operator.ip),
     }
+    if tier == "vm":
+        # Under software emulation (no KVM) a VM runs some ten times slower than hardware, and slower still
+        # on a busy machine: the dead-man guards get the time a slow host needs between arming and
+        # confirming, or they roll back a change that was on its way to being proven (seen in CI).
+        overrides |= {f"{role}_guard_seconds": VM_GUARD_SECONDS for role in ("baseline", "firewall", "ssh")}
     atomic_write(
         inv / "group_vars" / "all" / "sitekit_lab.yml",
         header + yaml.safe_dump(overrides, sort_keys=False),
