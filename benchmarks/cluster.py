@@ -57,7 +57,7 @@ def builds(env: dict[str, str]) -> list[tuple[str, float]]:
     out.append(("pulumi engine (CLI, language host, kubernetes provider)", time.perf_counter() - start))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sitekit.cluster.binaries"], env=env, check=True, capture_output=True)
-    out.append(("control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)", time.perf_counter() - start))
+    out.append(("control plane (apiserver, controller-manager, scheduler, etcd, kwok)", time.perf_counter() - start))
     return out
 
 

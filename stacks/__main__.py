@@ -12,7 +12,7 @@ import pulumi
 
 from components.cluster_provider import cluster_provider
 from components.site import SovereignSite, SovereignSiteArgs
-from components.stack_config import read_site
+from components.stack_config import StackConfigError, read_site, under_mocks
 
 
 def main() -> None:
@@ -33,4 +33,9 @@ def main() -> None:
     pulumi.export("charts_not_installed", built.charts_not_installed)
 
 
-main()
+try:
+    main()
+except StackConfigError as exc:
+    if under_mocks():
+        raise  # under mocks (sitekit plan, tests) the caller reports it
+    raise pulumi.RunError(str(exc)) from None  # the engine shows the message, not a traceback

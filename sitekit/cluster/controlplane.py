@@ -43,6 +43,9 @@ from sitekit.spec import Site, load_fleet
 API_PORT = 6443
 ETCD_PORT = 2379
 ETCD_PEER_PORT = 2380
+NODE_LEASE_SECONDS = 40
+"""Node lease duration kwok renews for every simulated node (a kubelet's default)."""
+
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 """kwok manages the nodes carrying this annotation (value `fake`); no taint, so every workload can land."""
 ADMIN_USER = "sitekit-lab-admin"
@@ -439,6 +442,11 @@ def _start_all(
             state, bins["kwok"], f"--kubeconfig={config / 'kwok.kubeconfig'}", f"--config={config / 'kwok.yaml'}",
             f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake", f"--cidr={site.network.pod_cidr}",
             f"--node-ip={address}",
+            # Heartbeats by node lease, as kubelets do: the heartbeat stage updates node status only every
+            # ten minutes or so, expecting leases to keep the node Ready. Without them the node controller
+            # marks every node NotReady after 40 s and sets each pod's Ready to false, which kwok's pod
+            # stages never undo (seen: Deployments never Available under pulumi up).
+            f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
         ), logs, env={**os.environ, "HOME": str(folder)})  # fmt: skip
     with phase("nodes", timings):
         for host in site.hosts:
