@@ -142,52 +142,21 @@ def pod_templates(
     key = (str(kind), str(meta.get("namespace")), str(meta.get("name")))
     if kind == "Pod":
         return [PodTemplate(obj, spec, meta.get("labels") or {}, 1, "spec")]
+
+    def from_template(holder: Mapping[str, Any], count: int, path: str) -> list[PodTemplate]:
+        template = holder.get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        return [PodTemplate(obj, template.get("spec") or {}, labels, count, path)]
+
     if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
-        replicas = max_replicas.get(key, int(spec.get("replicas", 1)))
-        template = spec.get("template") or {}
-        return [
-            PodTemplate(
-                obj,
-                template.get("spec") or {},
-                (template.get("metadata") or {}).get("labels") or {},
-                replicas,
-                "spec.template.spec",
-            )
-        ]
+        return from_template(spec, max_replicas.get(key, int(spec.get("replicas", 1))), "spec.template.spec")
     if kind == "DaemonSet":
-        template = spec.get("template") or {}
-        return [
-            PodTemplate(
-                obj,
-                template.get("spec") or {},
-                (template.get("metadata") or {}).get("labels") or {},
-                nodes,
-                "spec.template.spec",
-            )
-        ]
+        return from_template(spec, nodes, "spec.template.spec")
     if kind == "Job":
-        template = spec.get("template") or {}
-        return [
-            PodTemplate(
-                obj,
-                template.get("spec") or {},
-                (template.get("metadata") or {}).get("labels") or {},
-                int(spec.get("parallelism", 1)),
-                "spec.template.spec",
-            )
-        ]
+        return from_template(spec, int(spec.get("parallelism", 1)), "spec.template.spec")
     if kind == "CronJob":
         job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        template = job.get("template") or {}
-        return [
-            PodTemplate(
-                obj,
-                template.get("spec") or {},
-                (template.get("metadata") or {}).get("labels") or {},
-                int(job.get("parallelism", 1)),
-                "spec.jobTemplate.spec.template.spec",
-            )
-        ]
+        return from_template(job, int(job.get("parallelism", 1)), "spec.jobTemplate.spec.template.spec")
     return []
 
 

@@ -309,3 +309,17 @@ def test_tenant_quota_refuses_a_tenant_load_balancer_in_the_plan(fleet: object) 
         "[admission:ResourceQuota] ResourceQuota tenant-ria/quota: services.nodeports: the namespace's objects need 1 "
         "at their maximum replicas, above the hard limit 0"
     ]
+
+
+@pytest.mark.parametrize("kind", ["DaemonSet", "Job", "CronJob", "StatefulSet"])
+def test_every_pod_creating_kind_goes_through_limitranger(kind: str) -> None:
+    """LimitRanger judges the pods of any workload, not only of Deployments (limit-range page)."""
+    obj = deployment(requests={"cpu": "2"})
+    obj["kind"] = kind
+    obj["apiVersion"] = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
+    if kind == "CronJob":
+        obj["spec"] = {"schedule": "@daily", "jobTemplate": {"spec": {"template": obj["spec"]["template"]}}}
+    out = failures(ns("apps"), limit_range("apps", default={"cpu": "1"}), obj)
+    assert out == [
+        f"[admission:LimitRanger] {kind} apps/web: containers[0] main: cpu request 2 exceeds the defaulted limit 1"
+    ]
