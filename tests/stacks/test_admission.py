@@ -291,12 +291,7 @@ def test_container_port_names_are_iana_service_names() -> None:
     assert any("must be an IANA service name" in f for f in out)
 
 
-def test_tenant_quota_refuses_a_tenant_load_balancer_in_the_plan(fleet: object) -> None:
-    from sitekit.plan.runner import plan_site
-    from sitekit.spec import Fleet
-
-    assert isinstance(fleet, Fleet)
-    del plan_site  # the plan of the real program is in test_plan_negative; this checks the model on the quota
+def test_tenant_quota_refuses_a_tenant_node_port() -> None:
     hard = {"services.loadbalancers": "0", "services.nodeports": "0", "pods": "100"}
     svc = {
         "apiVersion": "v1",
