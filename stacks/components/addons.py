@@ -10,8 +10,8 @@
   (`tls.type: helm`), never with `insecureSkipTLSVerify`, and it verifies the kubelets' serving
   certificates (no `--kubelet-insecure-tls`).
 
-What the stack assumes and does not install (listed by `sitekit plan`): a CNI that enforces
-NetworkPolicy, and cluster DNS pods labelled `k8s-app: kube-dns` in `kube-system`.
+What the stack assumes and does not install is listed once, in `sitekit.plan.report.ASSUMPTIONS`, and
+printed by `sitekit plan`.
 """
 
 from __future__ import annotations
@@ -82,9 +82,14 @@ class AddonsArgs:
 
 
 class Addons(pulumi.ComponentResource):
-    """The ingress controller and metrics-server releases."""
+    """The ingress controller and metrics-server releases.
+
+    `ingress_controller` is True when this stack installs the controller that serves the site's
+    IngressClass, so Ingresses will get an address to wait for (False in a lab without charts).
+    """
 
     charts: list[str]
+    ingress_controller: bool
 
     def __init__(self, name: str, args: AddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sitekit:addons:Addons", name, None, opts)
@@ -108,4 +113,5 @@ class Addons(pulumi.ComponentResource):
             parent=self,
         )
         self.charts = [r for r, made in (("ingress-nginx", ingress), ("metrics-server", metrics)) if made is not None]
-        self.register_outputs({"charts": self.charts})
+        self.ingress_controller = ingress is not None
+        self.register_outputs({"charts": self.charts, "ingress_controller": self.ingress_controller})

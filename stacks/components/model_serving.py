@@ -31,7 +31,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.charts import charts_skipped
 from components.labels import app_labels
 from sitekit.policy.conventions import GPU_RESOURCE
 from sitekit.policy.gpu_labels import PRODUCT_LABEL, product_values
@@ -47,13 +46,18 @@ CPU_PER_POD_TARGET = "800m"
 
 @dataclass(frozen=True)
 class ModelServingArgs:
-    """One model, the namespace it runs in and the TLS Secret its Ingress presents."""
+    """One model, the namespace it runs in and the TLS Secret its Ingress presents.
+
+    `ingress_controller` says whether a controller will publish the Ingress's address: without one
+    (a lab without charts) pulumi must not wait for an address that never comes.
+    """
 
     site: Site
     model: Model
     namespace: str
     tls_secret_name: str
     depends_on: tuple[pulumi.Resource, ...] = ()
+    ingress_controller: bool = True
 
 
 def model_host(site: Site, model: Model) -> str:
@@ -275,9 +279,9 @@ class ModelServing(pulumi.ComponentResource):
             "nginx.ingress.kubernetes.io/proxy-read-timeout": "600",
             "nginx.ingress.kubernetes.io/proxy-body-size": "16m",
         }
-        if charts_skipped():
-            # No ingress controller in a lab without charts, so nothing will ever publish the Ingress's
-            # address; pulumi would wait for it and fail. A real site waits, as it should.
+        if not args.ingress_controller:
+            # Nothing will ever publish the Ingress's address; pulumi would wait for it and fail.
+            # With a controller (every real site) it waits, as it should.
             annotations["pulumi.com/skipAwait"] = "true"
         k8s.networking.v1.Ingress(
             f"{name}-ingress",

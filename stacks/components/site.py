@@ -137,6 +137,7 @@ class SovereignSite(pulumi.ComponentResource):
                         namespace=SERVING_NAMESPACE,
                         tls_secret_name=tls.secret_name,
                         depends_on=(ns[SERVING_NAMESPACE],),
+                        ingress_controller=addons.ingress_controller,
                     ),
                     opts=child,
                 )

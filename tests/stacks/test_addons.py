@@ -99,3 +99,19 @@ def test_lab_without_a_chart_repository_declares_no_release_and_says_so(fleet: F
     assert not [r for r in rec.resources if r.type == RELEASE]
     assert rec.outputs["charts_not_installed"] == ["gpu-operator", "ingress-nginx", "metrics-server"]
     assert any("labSkipCharts" in w for w in rec.warnings), rec.warnings
+
+
+def test_ingresses_wait_for_an_address_only_where_a_controller_will_publish_one(
+    fleet: Fleet, stacks_dir: Any
+) -> None:
+    """With the ingress controller installed pulumi waits for each Ingress's address; without it, it cannot."""
+    from sitekit.plan.program import run_program, stack_config
+
+    ingress = "kubernetes:networking.k8s.io/v1:Ingress"
+    config = stack_config(fleet.site("ee"))
+    real = [r for r in run_program(stacks_dir, "ee", dict(config)).resources if r.type == ingress]
+    assert real and all("pulumi.com/skipAwait" not in r.props["metadata"].get("annotations", {}) for r in real)
+    config["sitekit:labSkipCharts"] = "true"
+    lab = [r for r in run_program(stacks_dir, "ee", config).resources if r.type == ingress]
+    assert len(lab) == len(real)
+    assert all(r.props["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true" for r in lab)
