@@ -11,6 +11,7 @@ import os
 import pulumi
 
 from components.cluster_provider import cluster_provider
+from components.ownership import owned_by_the_stack
 from components.site import SovereignSite, SovereignSiteArgs
 from components.stack_config import StackConfigError, read_site, under_mocks
 
@@ -23,7 +24,7 @@ def main() -> None:
     built = SovereignSite(
         f"site-{site.cc}",
         SovereignSiteArgs(site=site, offline_plan=offline_plan),
-        opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, transformations=[owned_by_the_stack]),
     )
     pulumi.export("namespaces", built.namespaces)
     pulumi.export("service_endpoints", built.service_endpoints)

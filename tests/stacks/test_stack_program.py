@@ -87,3 +87,21 @@ def test_program_accepts_what_sitekit_render_writes(tmp_path, repo_root, stacks_
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in doc["config"].items()}
     config["sitekit:offlinePlan"] = "true"
     assert run_program(stacks_dir, "ke", config).outputs["tenant_gpu_quota"]["kenya-health"] == 4
+
+
+def test_every_object_of_the_stack_forces_its_fields_back(fleet: Fleet, stacks_dir) -> None:  # type: ignore[no-untyped-def]
+    """A hand edit to a declared field is drift the next `pulumi up --refresh` reverts (components/ownership.py)."""
+    for cc in ("ee", "ke"):
+        rec = run_program(stacks_dir, cc, stack_config(fleet.site(cc)))
+        objects = [r for r in rec.resources if r.type.startswith("kubernetes:") and "helm.sh" not in r.type]
+        objects = [r for r in objects if not r.type.startswith("pulumi:providers:")]
+        assert len(objects) > 50, [r.type for r in rec.resources]
+        unforced = [
+            f"{r.type} {r.name}"
+            for r in objects
+            if (r.props.get("metadata") or {}).get("annotations", {}).get("pulumi.com/patchForce") != "true"
+        ]
+        assert unforced == []
+        # The transformation adds to the annotations a component wrote; it never replaces them.
+        tls = [r for r in objects if r.type == "kubernetes:core/v1:Secret" and "tls" in r.name]
+        assert tls and all("sitekit.io/tls-hosts" in r.props["metadata"]["annotations"] for r in tls)
