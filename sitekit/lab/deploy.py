@@ -3,9 +3,11 @@
 The lab copies the project (stack program, policy pack, fleet spec, the rendered stack files) into the
 lab's cluster folder so the checkout's `Pulumi.<cc>.yaml` is never touched, logs in to a self-managed
 backend in that folder (`file://`), encrypts stack secrets with a passphrase generated once (0600, never
-in the tree or a log), points the stack at the lab's kubeconfig and runs `pulumi up` with the policy pack
-on, through the engine built from Go (`sitekit.engine`). `sitekit lab down` removes all of it with the
-cluster.
+in the tree or a log), points the stack at the lab's kubeconfig and runs `pulumi up --refresh` with the
+policy pack on, through the engine built from Go (`sitekit.engine`). `--refresh` reads the live objects
+first, so an edit made in the cluster by hand is seen and reverted (every object the stack declares forces
+its fields back: stacks/components/ownership.py); without it pulumi compares only with its own state and
+would report no change over drift. `sitekit lab down` removes all of it with the cluster.
 
 How the lab differs from a real site: the backend is a folder and the secrets provider a passphrase
 (a site names an in-country object store and Vault in its spec); the lab has no chart repository, so
@@ -111,7 +113,7 @@ def prepare(cc: str, root: Path | None = None) -> LabStack:
 
 
 def up(cc: str, root: Path | None = None) -> tuple[LabStack, str]:
-    """`pulumi up` of the country's stack against its lab control plane, policy pack on; pulumi's output."""
+    """`pulumi up --refresh` of the country's stack against its lab control plane, policy pack on; its output."""
     stack = prepare(cc, root)
-    _, out, _ = stack.pulumi("up", "--yes", "--skip-preview", "--policy-pack", "policies")
+    _, out, _ = stack.pulumi("up", "--refresh", "--yes", "--skip-preview", "--policy-pack", "policies")
     return stack, out

@@ -5,8 +5,8 @@ up ee --tier cluster`, then, in a copy of the project with a self-managed backen
 passphrase secrets provider and the policy pack on, `pulumi up`. The tests then ask the API server: every
 object of `sitekit plan`'s manifests exists with the same spec, the model Deployment is Available on a
 simulated GPU node, a second `up` changes nothing, a hand edit in the cluster shows in `preview
---refresh`, the offline admission model and the API server agree on refusals, and `destroy` removes what
-the stack made.
+--refresh` and `up --refresh` reverts it, the offline admission model and the API server agree on
+refusals, and `destroy` removes what the stack made.
 
 The lab has no chart repository (charts cannot be fetched here), so the stack runs with
 `sitekit:labSkipCharts`: the GPU operator, ingress-nginx and metrics-server releases are not installed
@@ -72,7 +72,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             config = rendered_config(stack.project / f"Pulumi.{site.cc}.yaml")
             result = plan_site(site, None, stack.project / "stacks", config)
             assert result.ok, ([str(f) for f in result.admission.failures], result.errors, result.violations)
-            _, out, _ = stack.pulumi("up", "--yes", "--skip-preview", "--policy-pack", "policies")
+            _, out, _ = stack.pulumi("up", "--refresh", "--yes", "--skip-preview", "--policy-pack", "policies")
             yield Deployed(stack, Client.from_kubeconfig(stack.kubeconfig), result.manifests, out)
         finally:
             sitekit("lab", "down", "ee", check=False)
@@ -135,23 +135,24 @@ def test_model_deployment_is_available_on_a_gpu_node(deployed: Deployed) -> None
 
 
 def test_second_up_changes_nothing(deployed: Deployed) -> None:
-    deployed.pulumi("up", "--yes", "--expect-no-changes", "--policy-pack", "policies")
+    deployed.pulumi("up", "--refresh", "--yes", "--expect-no-changes", "--policy-pack", "policies")
 
 
-def test_hand_edit_in_the_cluster_shows_in_a_refreshing_preview(deployed: Deployed) -> None:
+def test_hand_edit_in_the_cluster_is_seen_and_reverted(deployed: Deployed) -> None:
+    """Drift in the cluster: a refreshing preview shows it; `up --refresh` (as `sitekit lab deploy`) reverts it."""
     path = "/apis/networking.k8s.io/v1/namespaces/tenant-ria/networkpolicies/default-deny"
     original = deployed.api.get(path)
+    assert original["spec"]["policyTypes"] == ["Ingress", "Egress"]
     live = dict(original, spec={**original["spec"], "policyTypes": ["Ingress"]})  # someone opens egress by hand
     deployed.api.request("PUT", path, live)
     preview = deployed.pulumi("preview", "--refresh", "--expect-no-changes", "--diff", check=False)
     assert preview.returncode != 0, preview.stdout[-3000:]
     assert "default-deny" in preview.stdout and "policyTypes" in preview.stdout, preview.stdout[-3000:]
-    # Put it back by hand: a pulumi up would meet a server-side-apply conflict with the hand edit's field
-    # manager, which an operator resolves deliberately (pulumi.com/patchForce), not a test silently.
-    restored = deployed.api.get(path)
-    restored["spec"]["policyTypes"] = original["spec"]["policyTypes"]
-    deployed.api.request("PUT", path, restored)
+    # The hand edit made another field manager own policyTypes; the stack's forced apply takes it back.
+    up = deployed.pulumi("up", "--refresh", "--yes", "--skip-preview", "--policy-pack", "policies")
+    assert "1 updated" in up.stdout or "~ 1 updated" in up.stdout, up.stdout[-3000:]
     assert deployed.api.get(path)["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    deployed.pulumi("preview", "--refresh", "--expect-no-changes")
 
 
 # --- the offline admission model and the real API server agree ----------------------------------------------
