@@ -6,9 +6,13 @@ For 1 host and for all hosts of the country's lab (3 for ee), on freshly started
     re-run           the same command again (must report changed=0)
     verify           sitekit verify <cc> --lab --limit <hosts>
 
-and prints the wall times with the ratio re-run / first converge. Run as root on the lab machine:
+and prints the wall times with the ratio re-run / first converge. With `--strategies linear,mitogen` it
+measures each size under Ansible's own linear strategy and under Mitogen's `mitogen_linear` (one
+persistent interpreter per host instead of a Python start per task), each on freshly started hosts, and
+prints Mitogen's times as ratios of linear's. Run as root on the lab machine:
 
-    .venv/bin/python benchmarks/harden.py [--country ee] [--tier container] [--sizes 1,3] [--json out.json]
+    .venv/bin/python benchmarks/harden.py [--country ee] [--tier container] [--sizes 1,3]
+        [--strategies linear,mitogen] [--json out.json]
 
 The lab is started with `sitekit lab up` and removed afterwards (unless --keep); use a SITEKIT_STATE of
 your own if another lab of the same country may be running.
@@ -17,6 +21,7 @@ your own if another lab of the same country may be running.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -69,7 +74,22 @@ def _hosts(inventory: Path) -> list[str]:
     return sorted(data.get("_meta", {}).get("hostvars", {}))
 
 
-def run_size(cc: str, tier: str, size: int, logs: Path, play_args: list[str] | None = None) -> dict[str, Any]:
+def strategy_env(strategy: str) -> dict[str, str]:
+    """Ansible settings that select `strategy` (linear: Ansible's own; mitogen: Mitogen's mitogen_linear)."""
+    if strategy == "linear":
+        return {"ANSIBLE_STRATEGY": "linear"}
+    if strategy == "mitogen":
+        spec = importlib.util.find_spec("ansible_mitogen")
+        if spec is None or spec.origin is None:
+            raise SystemExit("Mitogen is not installed: .venv/bin/pip install mitogen")
+        plugins = Path(spec.origin).parent / "plugins" / "strategy"
+        return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    raise SystemExit(f"unknown strategy {strategy!r}: linear or mitogen")
+
+
+def run_size(
+    cc: str, tier: str, size: int, logs: Path, play_args: list[str] | None = None, strategy: str = "linear"
+) -> dict[str, Any]:
     _sitekit("lab", "down", cc, check=False)
     t0 = time.monotonic()
     up = _sitekit("lab", "up", cc, "--tier", tier, check=False)
@@ -82,6 +102,9 @@ def run_size(cc: str, tier: str, size: int, logs: Path, play_args: list[str] | N
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    env.update(strategy_env(strategy))
+    logs = logs / strategy
+    logs.mkdir(parents=True, exist_ok=True)
     play = [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/harden.yml", "--limit", limit]
     play += play_args or []
     first, rc1, _out1 = _timed(play, logs / f"{cc}-{size}-first.log", env)
@@ -109,6 +132,7 @@ def run_size(cc: str, tier: str, size: int, logs: Path, play_args: list[str] | N
     return {
         "country": cc,
         "tier": tier,
+        "strategy": strategy,
         "hosts": hosts,
         "lab_up_s": round(lab_up, 1),
         "first_converge_s": round(first, 1),
@@ -131,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1,3", help="host counts to measure (default 1,3)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--logs", type=Path, default=Path("/tmp/sitekit-bench-harden"), help="play and verify logs")
+    ap.add_argument("--strategies", default="linear", help="comma list of linear, mitogen (default linear)")
     ap.add_argument("--keep", action="store_true", help="leave the lab up after the last size")
     ap.add_argument("--play-args", default="", help="extra ansible-playbook arguments (reported with the figures)")
     args = ap.parse_args(argv)
@@ -138,8 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     load_before = os.getloadavg()[0]
     try:
+        strategies = [x.strip() for x in args.strategies.split(",") if x.strip()]
+        for strategy in strategies:
+            strategy_env(strategy)  # fail before any lab starts if a strategy is unusable
         for size in (int(s) for s in args.sizes.split(",")):
-            rows.append(run_size(args.country, args.tier, size, args.logs, shlex.split(args.play_args)))
+            for strategy in strategies:
+                rows.append(run_size(args.country, args.tier, size, args.logs, shlex.split(args.play_args), strategy))
     finally:
         if not args.keep:
             _sitekit("lab", "down", args.country, check=False)
@@ -151,14 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"harden benchmark, {args.country} lab ({args.tier} tier), {when}, {machine}; {load}")
     if args.play_args:
         print(f"ansible-playbook extra arguments: {args.play_args}")
-    print(f"{'hosts':>5} {'first':>8} {'re-run':>8} {'ratio':>6} {'changed':>7} {'verify':>8} {'verify/host':>11}  rc")
+    head = f"{'strategy':>8} {'hosts':>5} {'first':>8} {'re-run':>8} {'ratio':>6} {'changed':>7} {'verify':>8}"
+    print(f"{head} {'verify/host':>11}  rc")
     for r in rows:
         per = [v["duration_s"] for v in r["verify_per_host"].values()] or [0.0]
         print(
-            f"{len(r['hosts']):>5} {r['first_converge_s']:>7.1f}s {r['rerun_s']:>7.1f}s "
+            f"{r['strategy']:>8} {len(r['hosts']):>5} {r['first_converge_s']:>7.1f}s {r['rerun_s']:>7.1f}s "
             f"{r['ratio_rerun_first'] or 0:>6.2f} {r['rerun_changed']:>7} {r['verify_s']:>7.1f}s "
             f"{max(per):>10.1f}s  {r['first_rc']}/{r['rerun_rc']}/{r['verify_rc']}"
         )
+    base = {len(r["hosts"]): r for r in rows if r["strategy"] == "linear"}
+    for r in rows:
+        b = base.get(len(r["hosts"]))
+        if r["strategy"] != "linear" and b and b["first_converge_s"] and b["rerun_s"]:
+            print(
+                f"{r['strategy']} / linear, {len(r['hosts'])} host(s): first converge "
+                f"{r['first_converge_s'] / b['first_converge_s']:.2f}, re-run {r['rerun_s'] / b['rerun_s']:.2f}"
+            )
     if args.json:
         args.json.write_text(
             json.dumps({"date": when, "machine": machine, "load": load, "runs": rows}, indent=2) + "\n"
