@@ -110,7 +110,8 @@ def derive_map(inputs: AccessInputs) -> AccessMap:
     ranges = list(site.residency.address_ranges)
     grants, unresolved = rbac.grants(inputs.manifests)
     inv_hosts = hosts.inventory_hosts(inputs.inventory)
-    groups = hosts.host_groups(inv_hosts, list(ROLE_GROUPS.values()), inputs.roles_dir)
+    expect_of = hosts.expectations(inv_hosts, inputs.roles_dir)
+    groups = hosts.host_groups(inv_hosts, list(ROLE_GROUPS.values()), inputs.roles_dir, expect_of)
     amap = AccessMap(country=site.cc, spec_digest=site_digest(site), sources=dict(inputs.sources))
     amap.grants = grants
     amap.built_in_roles = rbac.referenced_built_ins(grants)
@@ -124,6 +125,6 @@ def derive_map(inputs: AccessInputs) -> AccessMap:
     amap.custody = keys.custody(site, groups, grants)
     amap.paths = network.pod_paths(
         inputs.manifests, ranges, site.network.pod_cidr, site.network.service_cidr
-    ) + hosts.host_paths(inv_hosts, inputs.roles_dir, ranges)
+    ) + hosts.host_paths(inv_hosts, expect_of, ranges)
     amap.findings = findings.all_findings(site, amap, unresolved)
     return amap

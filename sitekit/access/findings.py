@@ -120,21 +120,22 @@ def tenant_rights(site: Site, grants: Sequence[Grant]) -> list[Finding]:
 
 
 def egress(amap: AccessMap) -> list[Finding]:
-    """Every pod or host path that leaves the country's ranges."""
-    out = []
+    """Paths that leave the country's ranges: one finding per source and rule, naming each destination."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
     for p in amap.paths:
-        if p.inside_country:
-            continue
-        fid = POD_EGRESS if p.source_kind == "pods" else HOST_EGRESS
-        out.append(
-            Finding(
-                fid,
-                f"{p.source_kind} {p.source}",
-                f"{p.source_kind} of {p.source} may send to {p.destination} ({p.ports}) via {p.via}; outside the "
-                f"country's ranges: {', '.join(p.outside[:4])}{' …' if len(p.outside) > 4 else ''}",
+        if not p.inside_country:
+            shown = ", ".join(p.outside[:3]) + (f" and {len(p.outside) - 3} more" if len(p.outside) > 3 else "")
+            grouped.setdefault((p.source_kind, p.source, p.via), []).append(
+                f"{p.destination} ({p.ports}; outside the country: {shown})"
             )
+    return [
+        Finding(
+            POD_EGRESS if kind == "pods" else HOST_EGRESS,
+            f"{kind} {source}",
+            f"{kind} of {source} may send beyond the country's ranges via {via}: {'; '.join(destinations)}",
         )
-    return out
+        for (kind, source, via), destinations in sorted(grouped.items())
+    ]
 
 
 def all_findings(site: Site, amap: AccessMap, unresolved: Sequence[str]) -> list[Finding]:

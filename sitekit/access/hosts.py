@@ -93,7 +93,14 @@ def _holds(expect: Expectations, group: str, role: str, host: str) -> list[str]:
     return out
 
 
-def host_groups(hosts: Iterable[InventoryHostVars], groups: Sequence[str], roles_dir: Path) -> list[HostGroupAccess]:
+def expectations(hosts: Iterable[InventoryHostVars], roles_dir: Path) -> dict[str, Expectations]:
+    """Each host's role variables, rendered on demand and cached (Ansible's templar is the slow part)."""
+    return {h.name: Expectations(dict(h.variables), roles_dir) for h in hosts}
+
+
+def host_groups(
+    hosts: Iterable[InventoryHostVars], groups: Sequence[str], roles_dir: Path, expect_of: Mapping[str, Expectations]
+) -> list[HostGroupAccess]:
     """Per inventory group: hosts, accepted principals, login accounts, SSH sources, sudo and secrets held.
 
     A group's value must be the same on each of its hosts (the inventory sets them per group); a host that
@@ -102,7 +109,7 @@ def host_groups(hosts: Iterable[InventoryHostVars], groups: Sequence[str], roles
     rules = sudoers_rules(roles_dir)
     by_group: dict[str, list[tuple[str, HostGroupAccess]]] = {g: [] for g in groups}
     for host in hosts:
-        expect = Expectations(dict(host.variables), roles_dir)
+        expect = expect_of[host.name]
         role = str(_get(expect, "sitekit_host_role", host.name))
         principals = tuple(str(p) for p in _get(expect, "keys_ssh_principals", host.name))
         if "ansible_user" in host.variables:
@@ -154,7 +161,9 @@ def _networks(text: str) -> list[IPv4Network] | None:
     return nets
 
 
-def host_paths(hosts: Iterable[InventoryHostVars], roles_dir: Path, ranges: Sequence[IPv4Network]) -> list[NetworkPath]:
+def host_paths(
+    hosts: Iterable[InventoryHostVars], expect_of: Mapping[str, Expectations], ranges: Sequence[IPv4Network]
+) -> list[NetworkPath]:
     """The host firewall's output accepts to anything outside the cluster's node, pod and service networks.
 
     A raw extra output rule that accepts without naming `ip daddr` networks is taken as reaching anywhere
@@ -162,7 +171,7 @@ def host_paths(hosts: Iterable[InventoryHostVars], roles_dir: Path, ranges: Sequ
     """
     seen: dict[tuple[str, str, str, str], NetworkPath] = {}
     for host in hosts:
-        expect = Expectations(dict(host.variables), roles_dir)
+        expect = expect_of[host.name]
         group = ",".join(host.groups) or host.name
         entries: list[tuple[str, str, str]] = []  # destination, ports, via
         if not _get(expect, "firewall_egress_restricted", host.name):
