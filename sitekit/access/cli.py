@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +23,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("cc", type=country_code, help="country code of the site, e.g. ee")
     parser.add_argument("--json", action="store_true", help="print the map as JSON (schema sitekit.access/v1)")
+    parser.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="inventory to read (default <root>/inventories/<cc>; e.g. the lab's copy, which adds the login account)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -32,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from sitekit.access.schema import to_json
     from sitekit.cli import default_root, default_sites
 
-    amap = derive_map(load_inputs(default_root(args), default_sites(args), args.cc))
+    amap = derive_map(load_inputs(default_root(args), default_sites(args), args.cc, args.inventory))
     if args.json:
         sys.stdout.write(json.dumps(to_json(amap), indent=2, sort_keys=True) + "\n")
     else:

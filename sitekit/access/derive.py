@@ -59,11 +59,11 @@ def planned_objects(site: Site, root: Path) -> tuple[list[dict[str, Any]], list[
     return list(manifests.values()), list(charts.values())
 
 
-def rendered_inventory(site: Site, root: Path) -> dict[str, Any]:
-    """`inventories/<cc>/` as Ansible reads it; refused if it was rendered from another spec."""
+def rendered_inventory(site: Site, path: Path) -> dict[str, Any]:
+    """An inventory (`inventories/<cc>/`, or the lab's copy of it) as Ansible reads it; refused if it was
+    rendered from another spec."""
     from sitekit.report.inventory import load_inventory
 
-    path = root / "inventories" / site.cc
     data = load_inventory(path)
     digests = {
         str(v.get("sitekit_spec_digest"))
@@ -78,26 +78,27 @@ def rendered_inventory(site: Site, root: Path) -> dict[str, Any]:
     return data
 
 
-def load_inputs(root: Path, sites: Path, cc: str) -> AccessInputs:
-    """Spec, rendered inventory and planned objects of one country, from a checkout at `root`."""
+def load_inputs(root: Path, sites: Path, cc: str, inventory: Path | None = None) -> AccessInputs:
+    """Spec, inventory (default the rendered `inventories/<cc>/`) and planned objects of one country."""
     from sitekit.lab.state import lab_dir
     from sitekit.pki.layout import Layout
 
     site = load_fleet(sites).site(cc)
     manifests, charts = planned_objects(site, root)
-    inventory = rendered_inventory(site, root)
+    inventory_path = inventory or root / "inventories" / site.cc
+    inventory_data = rendered_inventory(site, inventory_path)
     keys_dir = Layout.for_country(site.cc).base
     return AccessInputs(
         site=site,
         manifests=manifests,
         charts=charts,
-        inventory=inventory,
+        inventory=inventory_data,
         roles_dir=root / "playbooks" / "roles",
         keys_dir=keys_dir,
         cert_folders=(keys_dir / "leaves", lab_dir(site.cc) / "cluster" / "pki"),
         sources={
             "spec": str(sites),
-            "inventory": str(root / "inventories" / site.cc),
+            "inventory": str(inventory_path),
             "plan": f"{root / 'stacks'} under the plan's mocks ({len(manifests)} objects)",
             "certificates": ", ".join(str(p) for p in (keys_dir / "leaves", lab_dir(site.cc) / "cluster" / "pki")),
         },

@@ -189,7 +189,10 @@ def host_paths(
             for net in nets if nets is not None else [IPv4Network("0.0.0.0/0")]:
                 entries.append((str(net), "as the rule says", f"firewall_extra_output_rules: {text}"))
         for destination, ports, via in entries:
-            net = IPv4Network(destination, strict=False)
+            try:
+                net = IPv4Network(destination, strict=False)
+            except ValueError:
+                raise UserError(f"inventory host {host.name}: {via}: {destination!r} is not an IPv4 network") from None
             outside = tuple(str(n) for n in _outside(net, ranges))
             key = (group, destination, ports, via)
             seen.setdefault(key, NetworkPath("hosts", group, destination, ports, via, not outside, outside))

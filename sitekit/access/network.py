@@ -18,7 +18,7 @@ from sitekit.plan.reachability import EVERYWHERE, Network, Pod, parse_policy, su
 
 
 def _ipv6_blocks(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(cidr, ports) of egress ipBlocks the IPv4 model cannot read."""
+    """(cidr, ports) of egress ipBlocks the IPv4 model cannot read: IPv6, or not an address at all."""
     out = []
     for rule in (manifest.get("spec") or {}).get("egress") or []:
         ports = rule.get("ports") or []
@@ -75,7 +75,9 @@ def pod_paths(
                 continue
             for cidr, ports in _ipv6_blocks(m):
                 out.append(
-                    NetworkPath("pods", ns, cidr, ports, f"NetworkPolicy {meta.get('name')} (IPv6)", False, (cidr,))
+                    NetworkPath(
+                        "pods", ns, cidr, ports, f"NetworkPolicy {meta.get('name')} (not an IPv4 block)", False, (cidr,)
+                    )
                 )
     unique = {(p.source, p.destination, p.ports, p.via): p for p in out}
     return [unique[k] for k in sorted(unique)]

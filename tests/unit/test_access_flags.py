@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from sitekit.access import AccessInputs, derive_map
 from sitekit.access.derive import rendered_inventory
 from sitekit.access.rbac import ALL_VERBS, grants
-from sitekit.errors import CheckFailed
+from sitekit.errors import CheckFailed, UserError
 from sitekit.pki.hierarchy import Hierarchy
 from sitekit.plan.program import run_program, stack_config
 from sitekit.plan.runner import collect
@@ -237,6 +237,14 @@ def test_raw_firewall_output_rules_are_read_worst_case(base: AccessInputs, rule:
     assert outside in found[0].detail
 
 
+@pytest.mark.parametrize("cidr", ["not-a-network", "10.20.1.300/32", ""])
+def test_a_hostile_inventory_destination_is_a_clear_error(base: AccessInputs, cidr: str) -> None:
+    bad = variant(base)
+    hostvars(bad, "ee-gpu-2")["sitekit_egress"] = [{"name": "odd", "cidr": cidr, "proto": "tcp", "ports": [1]}]
+    with pytest.raises(UserError, match=r"inventory host ee-gpu-2: firewall_egress odd: .* is not an IPv4 network"):
+        derive_map(bad)
+
+
 def test_unrestricted_host_output_is_flagged(base: AccessInputs) -> None:
     bad = variant(base)
     hostvars(bad, "ee-cp-1")["firewall_egress_restricted"] = False
@@ -258,6 +266,7 @@ def _policy(ns: str, to: list[dict[str, Any]]) -> dict[str, Any]:
         [{"ipBlock": {"cidr": "8.8.8.8/32"}}],
         [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
         [{"ipBlock": {"cidr": "::/0"}}],  # IPv6: outside the country's IPv4 ranges by definition
+        [{"ipBlock": {"cidr": "garbage"}}],  # unreadable: reported, never dropped
     ],
 )
 def test_pod_egress_outside_the_country_is_flagged(base: AccessInputs, to: list[dict[str, Any]]) -> None:
@@ -326,4 +335,4 @@ def test_a_stale_render_is_refused(base: AccessInputs, tmp_path: Path) -> None:
     text = vars_file.read_text()
     vars_file.write_text(text.replace("sitekit_spec_digest: ", "sitekit_spec_digest: 00", 1))
     with pytest.raises(CheckFailed, match="sitekit render ee"):
-        rendered_inventory(base.site, root)
+        rendered_inventory(base.site, root / "inventories" / "ee")
