@@ -127,5 +127,6 @@ def derive_map(inputs: AccessInputs) -> AccessMap:
     amap.paths = network.pod_paths(
         inputs.manifests, ranges, site.network.pod_cidr, site.network.service_cidr
     ) + hosts.host_paths(inv_hosts, expect_of, ranges)
+    amap.contained = network.contained_namespaces(inputs.manifests, amap.paths)
     amap.findings = findings.all_findings(site, amap, unresolved)
     return amap

@@ -210,6 +210,7 @@ class AccessMap:
     host_groups: list[HostGroupAccess] = field(default_factory=list)
     custody: Custody | None = None
     paths: list[NetworkPath] = field(default_factory=list)
+    contained: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
     def cluster_admins(self) -> list[str]:

@@ -83,6 +83,12 @@ def pod_paths(
     return [unique[k] for k in sorted(unique)]
 
 
+def contained_namespaces(manifests: Sequence[Mapping[str, Any]], paths: Sequence[NetworkPath]) -> list[str]:
+    """Planned namespaces whose pods have no path out of the cluster at all."""
+    names = {str((m.get("metadata") or {}).get("name")) for m in manifests if m.get("kind") == "Namespace"}
+    return sorted(names - {p.source for p in paths if p.source_kind == "pods"})
+
+
 def _path(ns: str, net: IPv4Network, ports: str, via: str, ranges: Sequence[IPv4Network]) -> NetworkPath:
     outside = tuple(str(n) for n in subtract([net], ranges))
     return NetworkPath("pods", ns, str(net), ports, via, not outside, outside)

@@ -74,6 +74,8 @@ def render(amap: AccessMap) -> str:
     for (kind, source), lines in sorted(by_source.items()):
         out.append(f"  {kind} of {source}:")
         out += lines
+    if amap.contained:
+        out.append(f"  pods of {', '.join(amap.contained)}: no path out of the cluster")
     out.append("")
     if amap.findings:
         out.append(f"Findings: {len(amap.findings)}")

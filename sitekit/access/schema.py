@@ -16,7 +16,8 @@ Top-level keys, all always present (lists may be empty; keys are sorted in the o
 - `keys`: {backend, custodians[] {name, role}, threshold (M), shares (N), root_rebuild, powers[] {power,
   routes}}.
 - `network.paths[]`: {from ("pods" | "hosts"), source (namespace or inventory group), destination (CIDR),
-  ports, via, inside_country (bool), outside_country[] (the CIDRs outside the country's ranges)}.
+  ports, via, inside_country (bool), outside_country[] (the CIDRs outside the country's ranges)};
+  `network.contained_namespaces[]`: planned namespaces whose pods have no path out of the cluster.
 - `findings[]`: {id, subject, detail}; ids are listed in `sitekit.access.findings`. `ok` is true when empty.
 """
 
@@ -45,7 +46,7 @@ def to_json(amap: AccessMap) -> dict[str, Any]:
         },
         "hosts": {"groups": [g.json() for g in amap.host_groups]},
         "keys": amap.custody.json() if amap.custody else None,
-        "network": {"paths": [p.json() for p in amap.paths]},
+        "network": {"paths": [p.json() for p in amap.paths], "contained_namespaces": list(amap.contained)},
         "findings": [f.json() for f in amap.findings],
         "ok": not amap.findings,
     }

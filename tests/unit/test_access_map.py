@@ -95,6 +95,7 @@ def test_network_paths_stay_in_the_country(amap: AccessMap) -> None:
     assert ("pods", "gpu-operator", "10.20.0.11/32", "tcp/6443") in paths
     assert not any(p.source.startswith("tenant-") for p in amap.paths)  # tenants: DNS only, in-cluster
     assert all(p.inside_country for p in amap.paths)
+    assert amap.contained == ["sitekit-serving", "tenant-ria", "tenant-tartu-nlp"]
     assert amap.findings == []
 
 
