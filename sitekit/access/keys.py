@@ -16,6 +16,7 @@ grants `cluster-admin`. This module finds the first kind among the certificates 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -134,11 +135,15 @@ def kubernetes_cas(keys_dir: Path) -> list[x509.Certificate]:
     return out
 
 
-def masters_certificates(keys_dir: Path, folders: Sequence[Path]) -> list[MastersCertificate]:
-    """Client certificates in `folders` that a country Kubernetes CA signed with O=system:masters.
+def masters_certificates(
+    keys_dir: Path, folders: Sequence[Path], at: dt.datetime | None = None
+) -> list[MastersCertificate]:
+    """Client certificates in `folders` that a country Kubernetes CA signed with O=system:masters, valid `at`.
 
-    A certificate signed by some other CA is ignored: the country's API server would not accept it.
+    A certificate signed by some other CA, or expired, is left out: the country's API server refuses it.
+    One not yet valid is listed, since it will be accepted.
     """
+    moment = at or dt.datetime.now(dt.UTC)
     cas = kubernetes_cas(keys_dir)
     found: dict[str, MastersCertificate] = {}
     for folder in folders:
@@ -149,6 +154,8 @@ def masters_certificates(keys_dir: Path, folders: Sequence[Path]) -> list[Master
             if cert is None:
                 continue
             orgs = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+            if cert.not_valid_after_utc < moment:
+                continue
             if MASTERS_GROUP not in orgs or not any(_signed_by(cert, ca) for ca in cas):
                 continue
             cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from sitekit.access import AccessInputs, derive_map
 from sitekit.access.derive import rendered_inventory
+from sitekit.access.keys import masters_certificates
 from sitekit.access.rbac import ALL_VERBS, grants
 from sitekit.errors import CheckFailed, UserError
 from sitekit.pki.hierarchy import Hierarchy
@@ -146,6 +147,8 @@ def test_custodian_with_a_system_masters_certificate_is_flagged(
     assert [c.common_name for c in amap.masters_certificates] == ["jaan.kask"]
     assert amap.cluster_admins() == ["User jaan.kask"]
     assert [f.subject for f in amap.findings if f.id == "ACCESS-SOD-001"] == ["Jaan Kask"]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=site.keys.validity.leaf_days + 1)
+    assert masters_certificates(h.layout.base, [h.layout.leaves], at=later) == []  # expired: refused by the API
 
 
 # ------------------------------------------------------------------------------ tenant scope
