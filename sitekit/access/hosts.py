@@ -56,7 +56,7 @@ def sudoers_rules(roles_dir: Path) -> list[str]:
     rules = []
     for line in path.read_text().splitlines():
         text = line.strip()
-        if not text or text.startswith(("#", "{#", "Defaults")):
+        if not text or text.startswith(("#", "{#", "{%", "Defaults")):
             continue
         rules.append(text)
     return rules

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from access_inputs import REPO, demo_inputs
+from access_inputs import REPO, demo_inputs, hostvars, variant
 
 from sitekit.access import AccessInputs, AccessMap, derive_map
+from sitekit.access.hosts import sudoers_rules
 from sitekit.access.model import CLUSTER
 from sitekit.access.report import render
 from sitekit.access.schema import SCHEMA_ID, to_json
@@ -66,6 +67,24 @@ def test_ssh_principals_and_sudo_per_host_group(amap: AccessMap) -> None:
     assert any("EncryptionConfiguration" in h for h in cp.holds)
     assert any("/srv/models" in h for h in gpu.holds)
     assert not any("EncryptionConfiguration" in h for h in gpu.holds)
+
+
+def test_a_lab_style_inventory_names_the_login_account(inputs: AccessInputs) -> None:
+    lab = variant(inputs)
+    for host in ("ee-cp-1", "ee-gpu-1", "ee-gpu-2"):
+        hostvars(lab, host)["ansible_user"] = "sitekit"
+    groups = derive_map(lab).host_groups
+    assert {g.login_accounts for g in groups} == {("sitekit",)}
+    assert all("passwordless" not in g.sudo and "without a password for sitekit" in g.sudo for g in groups)
+
+
+def test_a_sudoers_user_rule_in_the_role_is_reported(tmp_path: Path, inputs: AccessInputs) -> None:
+    template = tmp_path / "baseline" / "templates" / "sudoers-sitekit.j2"
+    template.parent.mkdir(parents=True)
+    shipped = (inputs.roles_dir / "baseline" / "templates" / "sudoers-sitekit.j2").read_text()
+    template.write_text(shipped + "{% if true %}\n%sk-operators ALL=(ALL:ALL) NOPASSWD: ALL\n{% endif %}\n")
+    assert sudoers_rules(inputs.roles_dir) == []  # the shipped drop-in: Defaults only
+    assert sudoers_rules(tmp_path) == ["%sk-operators ALL=(ALL:ALL) NOPASSWD: ALL"]
 
 
 def test_custodians_and_m_of_n(amap: AccessMap) -> None:
