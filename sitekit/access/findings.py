@@ -3,7 +3,8 @@
 | id                | raised when                                                                        |
 |-------------------|------------------------------------------------------------------------------------|
 | ACCESS-SOD-001    | one identity is both a key custodian and a cluster-admin (separation of duties)    |
-| ACCESS-TENANT-001 | a tenant's group or ServiceAccount holds rights outside the tenant's namespace     |
+| ACCESS-TENANT-001 | a tenant's group or ServiceAccount (or system:authenticated...) holds rights outside |
+|                   | the tenant's namespace                                                             |
 | ACCESS-TENANT-002 | a tenant may rewrite its own isolation (NetworkPolicies, RBAC, quotas, limits)      |
 | ACCESS-NET-001    | pods may send to an address outside the country's ranges                           |
 | ACCESS-NET-002    | hosts may send to an address outside the country's ranges                          |
@@ -36,6 +37,9 @@ FINDING_IDS = (SOD, TENANT_OUTSIDE, TENANT_ISOLATION, POD_EGRESS, HOST_EGRESS, U
 ISOLATION_RESOURCES = frozenset(
     {"networkpolicies", "roles", "rolebindings", "resourcequotas", "limitranges", "namespaces", "*"}
 )
+# Groups the API server puts every tenant identity in: a binding to them is a binding to every tenant.
+EVERYONE_GROUPS = frozenset({"system:authenticated", "system:unauthenticated", "system:serviceaccounts"})
+SERVICE_ACCOUNTS_OF = "system:serviceaccounts:"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "bind", "escalate"})
 
 
@@ -72,9 +76,18 @@ def separation_of_duties(site: Site, amap: AccessMap) -> list[Finding]:
 
 
 def _acts_for(g: Grant, site: Site) -> list[str]:
-    """Tenant namespaces the grant's subject acts for (a group may be shared by several tenants)."""
+    """Tenant namespaces the grant's subject acts for.
+
+    A tenant's own groups and ServiceAccounts; a group shared by several tenants acts for each; the
+    API server's groups of every authenticated user or every ServiceAccount act for every tenant.
+    """
     namespaces = []
-    if g.subject.kind == "Group":
+    every = [f"{TENANT_PREFIX}{t.name}" for t in site.tenants]
+    if g.subject.kind == "Group" and g.subject.name in EVERYONE_GROUPS:
+        namespaces = every
+    elif g.subject.kind == "Group" and g.subject.name.startswith(SERVICE_ACCOUNTS_OF):
+        namespaces = [ns for ns in every if g.subject.name == SERVICE_ACCOUNTS_OF + ns]
+    elif g.subject.kind == "Group":
         namespaces = [f"{TENANT_PREFIX}{t.name}" for t in site.tenants if g.subject.name in t.groups]
     elif g.subject.kind == "ServiceAccount" and g.subject.namespace.startswith(TENANT_PREFIX):
         namespaces = [g.subject.namespace]

@@ -175,6 +175,17 @@ def test_tenant_group_bound_cluster_wide_is_flagged(base: AccessInputs) -> None:
     assert "every namespace (cluster-wide)" in found[0].detail
 
 
+@pytest.mark.parametrize(
+    "group", ["system:authenticated", "system:serviceaccounts", "system:serviceaccounts:tenant-ria"]
+)
+def test_a_binding_to_a_group_every_tenant_is_in_is_flagged(base: AccessInputs, group: str) -> None:
+    crb = binding("ClusterRoleBinding", "all", "ClusterRole", "view", {"kind": "Group", "name": group})
+    found = derive_map(variant(base, manifests=[*base.manifests, crb])).findings
+    assert {f.id for f in found} == {"ACCESS-TENANT-001"}
+    acting = {d for f in found for d in ("tenant-ria", "tenant-tartu-nlp") if f"acts for {d}" in f.detail}
+    assert acting == ({"tenant-ria"} if group.endswith("tenant-ria") else {"tenant-ria", "tenant-tartu-nlp"})
+
+
 def test_tenant_service_account_bound_in_another_namespace_is_flagged(base: AccessInputs) -> None:
     sa = {"kind": "ServiceAccount", "name": "ci", "namespace": "tenant-ria"}
     rb = binding("RoleBinding", "ci", "ClusterRole", "edit", sa, "sitekit-serving")
