@@ -11,7 +11,7 @@
 | ACCESS-RBAC-001   | a binding refers to a role the plan does not declare and Kubernetes does not build in |
 
 Identities are compared by a normalised form (lower case, runs of anything but letters and digits as one
-`-`), so the custodian "Mari Tamm" and a Kubernetes user `mari.tamm` are the same person; a custodian's
+`-`, accents dropped), so the custodian "Mari Tamm" and a Kubernetes user `mari.tamm` are the same person; a custodian's
 function (`security-officer`) matched by a Kubernetes group of that name counts too, since such a group is
 how a function is usually given its rights.
 """
@@ -19,6 +19,7 @@ how a function is usually given its rights.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from sitekit.access.model import AccessMap, Finding, Grant
@@ -44,8 +45,9 @@ WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollectio
 
 
 def identity(text: str) -> str:
-    """The normalised form identities are compared in."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """The normalised form identities are compared in (accents dropped: `Muñoz` is user `munoz`)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def separation_of_duties(site: Site, amap: AccessMap) -> list[Finding]:

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from sitekit.access import AccessInputs, derive_map
 from sitekit.access.derive import rendered_inventory
+from sitekit.access.findings import identity
 from sitekit.access.keys import masters_certificates
 from sitekit.access.rbac import ALL_VERBS, grants
 from sitekit.errors import CheckFailed, UserError
@@ -98,6 +99,15 @@ def test_custodian_function_as_an_admin_group_is_flagged(base: AccessInputs) -> 
     assert [f.subject for f in amap.findings if f.id == "ACCESS-SOD-001"] == ["Jaan Kask"]
     grant = next(g for g in amap.grants if g.subject.name == "platform-lead")
     assert grant.cluster_admin and set(grant.rules[0].verbs) == set(ALL_VERBS)
+
+
+@pytest.mark.parametrize(
+    ("custodian", "account"),
+    [("Mari Tamm", "mari.tamm"), ("Valentina Muñoz", "valentina_munoz"), ("Jaan Kask", "JAAN-KASK")],
+)
+def test_identities_compare_in_one_normal_form(custodian: str, account: str) -> None:
+    assert identity(custodian) == identity(account)
+    assert identity("Mari Tamm") != identity("Mari Tamme")
 
 
 def test_cluster_admin_inside_one_namespace_is_not_cluster_wide(base: AccessInputs) -> None:
