@@ -27,6 +27,7 @@ _AREAS = (
     "sitekit.lab.cli",
     "sitekit.report.cli",
     "sitekit.engine.cli",
+    "sitekit.access.cli",
 )
 
 
