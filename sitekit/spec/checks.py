@@ -105,9 +105,23 @@ def capacity(site: Site) -> Iterator[Problem]:
     if quota > total:
         yield ("tenants", f"tenant GPU quotas add up to {quota}, above the {total} GPUs the site's hosts provide")
     tenants = Counter(t.name for t in site.tenants)
+    holders: dict[str, list[str]] = {}
+    for t in site.tenants:
+        for group in t.groups:
+            holders.setdefault(group, []).append(t.name)
     for i, t in enumerate(site.tenants):
         if tenants[t.name] > 1:
             yield (f"tenants[{i}].name", f"tenant {t.name!r} is declared more than once")
+        for j, group in enumerate(t.groups):
+            others = [name for name in holders[group] if name != t.name]
+            if others:
+                # Each tenant binds its groups in its own namespace: a shared group would give its members
+                # the rights of every tenant that names it, across the tenants' isolation.
+                yield (
+                    f"tenants[{i}].groups[{j}]",
+                    f"group {group!r} is bound to tenant {t.name!r} and to {', '.join(repr(o) for o in others)}: "
+                    "a group may belong to one tenant only",
+                )
         if t.load_balancers and not site.network.allow_public_load_balancer:
             yield (
                 f"tenants[{i}].load_balancers",

@@ -28,10 +28,7 @@ from sitekit.access.keys import masters_certificates
 from sitekit.access.rbac import ALL_VERBS, grants
 from sitekit.errors import CheckFailed, UserError
 from sitekit.pki.hierarchy import Hierarchy
-from sitekit.plan.program import run_program, stack_config
-from sitekit.plan.runner import collect
 from sitekit.spec import SpecError, load_fleet
-from sitekit.spec.checks import check_site
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +161,26 @@ def test_custodian_with_a_system_masters_certificate_is_flagged(
 # ------------------------------------------------------------------------------ tenant scope
 
 
-def test_tenants_sharing_a_group_pass_the_spec_but_are_flagged(base: AccessInputs, tmp_path: Path) -> None:
+def test_tenants_sharing_a_group_are_refused_by_the_spec_and_flagged_by_the_map(
+    base: AccessInputs, tmp_path: Path
+) -> None:
+    """Either check alone catches it: the spec refuses the shared group, the map flags the binding it makes."""
     sites = tmp_path / "sites"
     shutil.copytree(REPO / "sites", sites)
     edit(sites, "groups: [ria-ml]}", "groups: [ria-ml, tartu-nlp-devs]}")
-    site = load_fleet(sites).site("ee")
-    assert check_site(site) == []  # the validator accepts it
-    manifests, _, errors = collect(run_program(REPO / "stacks", "ee", stack_config(site)))
-    assert errors == []
-    found = derive_map(variant(base, site=site, manifests=list(manifests.values()))).findings
+    with pytest.raises(SpecError) as refused:
+        load_fleet(sites)
+    assert "group 'tartu-nlp-devs' is bound to tenant" in str(refused.value.issues), refused.value
+    # What the stack would have planned for it: ria's developer Role bound to tartu-nlp's group too.
+    shared = binding(
+        "RoleBinding",
+        "tenant-developer-tartu-nlp-devs",
+        "Role",
+        "tenant-developer",
+        {"kind": "Group", "name": "tartu-nlp-devs"},
+        "tenant-ria",
+    )
+    found = derive_map(variant(base, manifests=[*base.manifests, shared])).findings
     outside = [f for f in found if f.id == "ACCESS-TENANT-001"]
     assert {f.subject for f in outside} == {"Group tartu-nlp-devs"}
     assert any("acts for tenant-tartu-nlp" in f.detail and "namespace tenant-ria" in f.detail for f in outside)

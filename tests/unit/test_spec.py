@@ -556,3 +556,15 @@ def test_name_prefixes_match_the_stack() -> None:
     tenant_py = (ROOT / "stacks" / "components" / "tenant.py").read_text()
     assert f'ROLE_NAME = "{models.TENANT_ROLE_BINDING_PREFIX[:-1]}"' in tenant_py
     assert 'f"{ROLE_NAME}-{group}"' in tenant_py
+
+
+def test_a_group_bound_to_two_tenants_is_refused_naming_both(fleet_copy: Path) -> None:
+    """A shared group would carry one tenant's members into the other's namespace: refused on both tenants."""
+    edit(fleet_copy, "ee.yaml", "groups: [ria-ml]", "groups: [ria-ml, tartu-nlp-devs]")
+    found = problems(fleet_copy)
+    assert any(
+        "tenants[0].groups[0]: group 'tartu-nlp-devs' is bound to tenant 'tartu-nlp' and to 'ria'" in p for p in found
+    ), found
+    second = "tenants[1].groups[1]: group 'tartu-nlp-devs' is bound to tenant 'ria' and to 'tartu-nlp'"
+    assert any(second in p for p in found), found
+    assert not any("ria-ml" in p for p in found), found  # the group only ria holds is fine
