@@ -36,3 +36,16 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
         }
         for m in re.finditer(pattern, output, re.M)
     }
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The names of the tasks that reported `changed` in an ansible-playbook run's default output."""
+    names: list[str] = []
+    task = ""
+    for line in output.splitlines():
+        header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.+?)\] \**$", line)
+        if header:
+            task = header.group(1)
+        elif line.startswith("changed: [") and task and (not names or names[-1] != task):
+            names.append(task)
+    return names

@@ -9,7 +9,9 @@ are skipped there with the reason. This test boots one GPU worker of a private c
 - runs `sitekit verify` and expects every control to pass, the vm-tier ones included; the only skips
   allowed are those with a stated reason that cannot hold on this host (the lab VM has no boot loader,
   so GRUB kernel arguments never take effect there);
-- re-runs the playbook and expects changed=0;
+- injects kernel-wide drift (a blocked module loaded past the blocklist, a global runtime sysctl), expects
+  verify to fail naming each control, re-runs the playbook and expects it to repair exactly that and to
+  change nothing else (the VM tier's idempotence check), then verify to pass;
 - creates the site's keys in a SoftHSM2 token and converges the keys role's model volume (tag keys_luks):
   LUKS2 on the VM's empty data disk, a key slot sealed to its swtpm TPM, the recovery key escrowed on the
   controller first; then proves the recovery key opens it, the TPM alone reopens it, a re-run changes
@@ -30,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labcopy import play_recap, private_fleet
+from labcopy import changed_tasks, play_recap, private_fleet
 
 from sitekit.controls import load_controls
 
@@ -155,11 +157,48 @@ def test_vm_tier_controls_pass(
         assert control in passed, rows[control]
 
 
-def test_vm_second_converge_changes_nothing(vm_lab: VmLab, converged: dict[str, str]) -> None:
+# Kernel-wide drift a container cannot carry: (what, root shell inside the VM, the control verify must fail).
+KERNEL_DRIFTS = [
+    ("a blocked protocol module loaded past the blocklist", "modprobe --ignore-install dccp", "SK-MOD-002"),
+    ("a global runtime sysctl", "sysctl -qw kernel.kptr_restrict=0", "SK-SYS-008"),
+]
+
+
+def test_vm_kernel_drift_is_found_and_one_converge_repairs_only_it(
+    vm_lab: VmLab, converged: dict[str, str], tmp_path: Path
+) -> None:
+    """Drift of the kernel: verify names it, and the second converge repairs it while changing nothing else.
+
+    The second converge is also the idempotence check of the VM tier: every task other than the repairs
+    must report ok. The loaded audit rules cannot drift at all: they are immutable until a reboot.
+    """
+    for what, command, _ in KERNEL_DRIFTS:
+        inj = vm_lab.ssh(f"sudo sh -c '{command}'")
+        assert inj.returncode == 0, f"injecting {what}: {inj.stderr}"
+    assert "dccp" in vm_lab.ssh("cut -d' ' -f1 /proc/modules").stdout.split()
+    deleting = vm_lab.ssh("sudo auditctl -D")
+    assert deleting.returncode != 0, "the loaded audit rules could be deleted: they must be immutable (-e 2)"
+    controls = [f"--control={c}" for _, _, c in KERNEL_DRIFTS] + ["--tests", str(REPO / "tests" / "hosts")]
+    out = tmp_path / "drifted"
+    drifted = vm_lab.sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
+    assert drifted.returncode != 0
+    rows = {r["control"]: r for r in json.loads((out / f"{HOST}.json").read_text())["results"]}
+    for what, _, control in KERNEL_DRIFTS:
+        assert rows[control]["result"] == "failed", (what, rows[control])
     t0 = time.monotonic()
     again = vm_lab.playbook()
-    print(f"\nharden.yml re-run on one VM-tier host: {time.monotonic() - t0:.1f} s")
-    assert play_recap(again.stdout)[HOST]["changed"] == 0, again.stdout[-4000:]
+    print(f"\nharden.yml over kernel drift on one VM-tier host: {time.monotonic() - t0:.1f} s")
+    changed = changed_tasks(again.stdout)
+    assert len(changed) == play_recap(again.stdout)[HOST]["changed"], changed
+    assert any("Unload blocked modules" in t for t in changed), changed
+    assert any("running values differ" in t for t in changed), changed
+    assert len(changed) <= len(KERNEL_DRIFTS) + 1, f"the re-run changed more than the drift: {changed}"
+    assert "dccp" not in vm_lab.ssh("cut -d' ' -f1 /proc/modules").stdout.split()
+    out = tmp_path / "repaired"
+    repaired = vm_lab.sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    quiet = vm_lab.playbook("harden.yml", "--tags", "baseline_modules,baseline_sysctl")
+    assert play_recap(quiet.stdout)[HOST]["changed"] == 0, quiet.stdout[-4000:]
 
 
 def test_model_volume_opens_with_the_escrowed_key_and_the_tpm(vm_lab: VmLab, model_volume: dict[str, str]) -> None:
