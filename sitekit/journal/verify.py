@@ -111,7 +111,7 @@ def _check_chain(cc: str, lines: list[bytes], report: Report) -> list[str]:
         report.records.append(record)
         seq = int(record["seq"])
         if seq != expect:
-            if seq > expect:
+            if seq > expect and not _holds(lines, expect):
                 gone = f"record {expect}" if seq == expect + 1 else f"records {expect}..{seq - 1}"
                 what = f"{gone} deleted: line {number} holds record {seq} where record {expect} belongs"
             else:
@@ -134,6 +134,12 @@ def _check_chain(cc: str, lines: list[bytes], report: Report) -> list[str]:
     return hashes
 
 
+def _holds(lines: list[bytes], seq: int) -> bool:
+    """Whether some line claims to be record `seq` (a misplaced record rather than a deleted one)."""
+    needle = f'"seq":{seq},'.encode()
+    return any(needle in line for line in lines)
+
+
 def _check_checkpoints(
     journal: Journal, public: ec.EllipticCurvePublicKey | None, hashes: list[str], report: Report
 ) -> None:
@@ -148,6 +154,8 @@ def _check_checkpoints(
         )
         return
     good_below = 0
+    chain_problems = list(report.problems)
+    broken = False
     parsed: list[tuple[str, ckpt.Checkpoint]] = []
     for path in files:
         try:
@@ -168,15 +176,23 @@ def _check_checkpoints(
                     f"{len(hashes)}; records {len(hashes) + 1}..{point.size} are gone",
                 )
             )
+            broken = True
             continue
         if point.size and hashes[point.size - 1] != point.head:
-            report.problems.append(
-                Problem(
-                    good_below + 1,
-                    f"rewritten: record {point.size}'s hash differs from the one signed in checkpoint {name}; "
-                    f"the first bad record is among {good_below + 1}..{point.size}",
+            if any(p.record is not None and p.record <= point.size for p in chain_problems):
+                # the chain already names the first bad record; the checkpoint confirms it
+                report.problems.append(Problem(None, f"checkpoint {name} no longer matches record {point.size}"))
+            else:
+                report.problems.append(
+                    Problem(
+                        good_below + 1,
+                        f"rewritten: record {point.size}'s hash differs from the one signed in checkpoint "
+                        f"{name} although every link holds; the first bad record is among "
+                        f"{good_below + 1}..{point.size}",
+                    )
                 )
-            )
+            broken = True
             continue
-        good_below = max(good_below, point.size)
+        if not broken:
+            good_below = max(good_below, point.size)
     report.anchored = good_below
