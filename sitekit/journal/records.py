@@ -37,6 +37,8 @@ def parse(line: bytes) -> dict[str, Any]:
         value = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise RecordError("nested too deeply to be a record") from None
     if not isinstance(value, dict):
         raise RecordError("not a JSON object")
     try:

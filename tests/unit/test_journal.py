@@ -276,3 +276,25 @@ def test_kill_9_during_append_leaves_a_reported_torn_tail(anchored: Journal) -> 
     assert len(report.records) == 6
     anchored.append_or_keep({"kind": "test", "after": "kill"})  # the lock was released by the kill
     assert anchored.missed()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"[" * 100_000,
+        b"\x00\xff",
+        b'{"seq":true,"prev":"' + b"0" * 64 + b'"}',
+        b'{"prev":"x","seq":3}',
+        b"[]",
+        b'{"seq":3,"prev":"' + b"0" * 64 + b'","n":NaN}',
+    ],
+)
+def test_hostile_record_lines_are_named_not_crashing(anchored: Journal, line: bytes) -> None:
+    rows = lines(anchored)
+    rows[2] = line
+    put(anchored, rows)
+    report = check(anchored)
+    assert not report.ok and report.first_bad == 3 and "record 3" in report.problems[0].what
+    with pytest.raises(JournalError):  # appends refuse to chain onto an unreadable head too
+        put(anchored, [*rows[:2], line])
+        anchored.append({"kind": "test"})
