@@ -111,6 +111,9 @@ def run_journalled(ctx: CommandContext, argv: Sequence[str], call: Callable[[], 
     scope = scope_of(ctx)
     if scope is None:
         return call()
+    if scope.command != "lab down":  # a lab may outlive its country's place in the spec
+        for cc in scope.watches:
+            _require_known(ctx, cc)
     for cc in scope.watches:
         ctx.journal(cc).require_appendable()
     before = {cc: snapshot(watches) for cc, watches in scope.watches.items()}
@@ -182,6 +185,19 @@ def _checkpoint(ctx: CommandContext, cc: str, seq: int) -> None:
         write_checkpoint(ctx.journal(cc), ctx.site(cc))
     except (SigningUnavailable, UserError) as exc:
         sys.stderr.write(f"sitekit: journal record {seq} of {cc} is not yet under a signed checkpoint: {exc}\n")
+
+
+def _require_known(ctx: CommandContext, cc: str) -> None:
+    """An unknown country is bad input before anything runs, so no journal is started for it.
+
+    With a spec that does not load, the command decides (verify and scan can run from an inventory alone).
+    """
+    try:
+        codes = ctx.fleet.codes()
+    except UserError:
+        return
+    if cc not in codes:
+        ctx.site(cc)  # raises the fleet's own "no site 'zz' in the fleet (known: ...)"
 
 
 def _spec_digest(ctx: CommandContext, cc: str) -> str | None:

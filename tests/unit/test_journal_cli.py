@@ -196,3 +196,9 @@ def test_verify_of_an_edited_journal_exits_1_naming_the_record(
     assert main(["journal", "verify", "cl"]) == 1
     assert "first bad record: 1" in capsys.readouterr().err
     assert main(["journal", "verify", "zz"]) == 2
+
+
+def test_an_unknown_country_starts_no_journal(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--sites", str(project / "sites"), "keys", "init", "zz"]) == 2
+    assert "no site 'zz'" in capsys.readouterr().err
+    assert not country_state("zz").journal.exists()
