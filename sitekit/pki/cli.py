@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sitekit.atomic import write_atomic
 from sitekit.context import CommandContext, country_code
 from sitekit.errors import CheckFailed
 from sitekit.pki.layout import INTERMEDIATES, SSH_CAS
@@ -179,7 +180,7 @@ def _sign_user(args: argparse.Namespace) -> int:
         principals = args.principal or list(h.site.access.admin_principals)
         cert = sign_user(h, _read_text(args.pubkey), principals, args.identity, args.hours)
     if args.output:
-        Path(args.output).write_text(cert)
+        write_atomic(Path(args.output), cert)
     else:
         sys.stdout.write(cert)
     return 0

@@ -202,3 +202,90 @@ def test_an_unknown_country_starts_no_journal(project: Path, capsys: pytest.Capt
     assert main(["--sites", str(project / "sites"), "keys", "init", "zz"]) == 2
     assert "no site 'zz'" in capsys.readouterr().err
     assert not country_state("zz").journal.exists()
+
+
+ISSUE_COMMANDS = [
+    *(
+        ["keys", sub, "cl", *extra]
+        for sub, extra in [
+            ("init", []),
+            ("rotate", ["etcd"]),
+            ("recover", []),
+            ("backup", []),
+            ("issue", ["--name", "a.cl.sovereign.example"]),
+            ("sign-user", ["k.pub", "--identity", "alice"]),
+            ("sign-host", ["--host", "cl-cp-1"]),
+            ("volume-key", ["--host", "cl-gpu-1"]),
+            ("sign-artifact", ["m.bin"]),
+        ]
+    ),
+    ["render"],
+    ["render", "cl"],
+    ["plan", "cl"],
+    ["verify", "cl"],
+    ["scan", "cl"],
+    ["lab", "up", "cl"],
+    ["lab", "down", "cl"],
+]
+READ_ONLY = [
+    ["keys", "status", "cl"],
+    ["keys", "public", "cl"],
+    ["keys", "verify-artifact", "cl", "m.bin"],
+    ["render", "--check"],
+    ["scan", "cl", "--fetch-only"],
+    ["validate"],
+    ["show", "cl"],
+    ["lab", "status"],
+    ["report"],
+    ["journal", "verify", "cl"],
+]
+
+
+@pytest.mark.parametrize("argv", ISSUE_COMMANDS, ids=" ".join)
+def test_every_state_changing_command_of_the_issue_is_journalled(project: Path, argv: list[str]) -> None:
+    from sitekit.cli import build_parser
+    from sitekit.context import CommandContext
+    from sitekit.journal.wrap import scope_of
+
+    args = build_parser().parse_args(["--root", str(project), *argv])
+    scope = scope_of(CommandContext.of(args))
+    assert scope is not None
+    assert "cl" in scope.watches and all(scope.watches.values())
+
+
+@pytest.mark.parametrize("argv", READ_ONLY, ids=" ".join)
+def test_read_only_commands_are_not_journalled(project: Path, argv: list[str]) -> None:
+    from sitekit.cli import build_parser
+    from sitekit.context import CommandContext
+    from sitekit.journal.wrap import scope_of
+
+    args = build_parser().parse_args(["--root", str(project), *argv])
+    assert scope_of(CommandContext.of(args)) is None
+
+
+def test_show_prints_one_line_per_record(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = Journal("cl", country_state("cl").journal)
+    journal.append(
+        {
+            "kind": "command",
+            "command": ["sitekit", "render", "cl"],
+            "result": {"status": "ok"},
+            "artefacts": [],
+            "operator": {"user": "ops", "ssh_certificate": {"key_id": "alice"}},
+        }
+    )
+    journal.append(
+        {
+            "kind": "ansible",
+            "play": "harden",
+            "operator": {"user": "ops"},
+            "hosts": {"cl-cp-1": {"changed_controls": ["SK-SSH-004"]}},
+        }
+    )
+    assert main(["journal", "show", "cl", "--since", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "render cl" not in captured.out
+    assert "ansible play 'harden' on 1 host(s); changed SK-SSH-004" in captured.out
+    assert "2 records; none under a signed checkpoint" in captured.err
+    assert main(["journal", "show", "cl"]) == 0
+    assert "ops[cert alice]" in capsys.readouterr().out
