@@ -22,7 +22,7 @@ def _verify(args: argparse.Namespace) -> int:
         raise UserError(f"no journal for {args.cc} at {journal.path}")
     key_path = Path(args.public_key) if args.public_key else public_key_path(args.cc)
     public = load_public_key(key_path) if (args.public_key or key_path.exists()) else None
-    report = verify(journal, public)
+    report = verify(journal, public, [Path(p) for p in args.checkpoint])
     if args.json:
         print(
             json.dumps(
@@ -180,6 +180,12 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("verify", help="check every link and checkpoint (public key only); name the first bad record")
     p.add_argument("cc", type=country_code, help="country code, e.g. ee")
     p.add_argument("--public-key", default=None, help="signing key's public PEM (default: from the key state)")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="a checkpoint you kept from an earlier look (repeat); it must still hold",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable result")
     p.set_defaults(func=_verify)
     p = sub.add_parser("show", help="print the journal's records")

@@ -8,6 +8,7 @@ checkpoint are chained but not yet anchored, which is reported as such.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,12 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify(journal: Journal, public: ec.EllipticCurvePublicKey | None) -> Report:
-    """Check the chain, the torn tail, kept records and every checkpoint of `journal`."""
+def verify(journal: Journal, public: ec.EllipticCurvePublicKey | None, held: Sequence[Path] = ()) -> Report:
+    """Check the chain, the torn tail, kept records and every checkpoint of `journal`.
+
+    `held` are checkpoints the auditor kept from an earlier look (a witness's copy): they are checked like
+    the journal's own, so deleting the journal's checkpoints and cutting records behind them is caught too.
+    """
     report = Report(cc=journal.cc)
     lines, torn = journal.lines()
     hashes = _check_chain(journal.cc, lines, report)
@@ -86,7 +91,7 @@ def verify(journal: Journal, public: ec.EllipticCurvePublicKey | None) -> Report
         report.problems.append(
             Problem(None, f"{len(missed)} record(s) kept in {journal.missed_path.name} could not be chained")
         )
-    _check_checkpoints(journal, public, hashes, report)
+    _check_checkpoints(journal, public, hashes, report, held)
     if report.anchored < count:
         report.warnings.append(
             f"records {report.anchored + 1}..{count} are chained but not yet covered by a signed checkpoint"
@@ -141,9 +146,14 @@ def _holds(lines: list[bytes], seq: int) -> bool:
 
 
 def _check_checkpoints(
-    journal: Journal, public: ec.EllipticCurvePublicKey | None, hashes: list[str], report: Report
+    journal: Journal,
+    public: ec.EllipticCurvePublicKey | None,
+    hashes: list[str],
+    report: Report,
+    held: Sequence[Path],
 ) -> None:
     files = sorted(journal.checkpoints.glob("*.ckpt")) if journal.checkpoints.is_dir() else []
+    files += [Path(p) for p in held]
     report.checkpoints = len(files)
     if not files:
         report.warnings.append("no signed checkpoint yet")
@@ -159,7 +169,11 @@ def _check_checkpoints(
     parsed: list[tuple[str, ckpt.Checkpoint]] = []
     for path in files:
         try:
-            point = ckpt.parse(path.read_bytes())
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ckpt.CheckpointError(f"cannot read it: {exc.strerror}") from None
+            point = ckpt.parse(data)
             if point.cc != journal.cc:
                 raise ckpt.CheckpointError(f"it is for country {point.cc!r}")
             ckpt.check_signature(point, public)

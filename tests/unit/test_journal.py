@@ -298,3 +298,15 @@ def test_hostile_record_lines_are_named_not_crashing(anchored: Journal, line: by
     with pytest.raises(JournalError):  # appends refuse to chain onto an unreadable head too
         put(anchored, [*rows[:2], line])
         anchored.append({"kind": "test"})
+
+
+def test_deleting_checkpoints_and_records_is_caught_by_a_checkpoint_the_auditor_kept(
+    anchored: Journal, tmp_path: Path
+) -> None:
+    kept = tmp_path / "audit-copy.ckpt"
+    shutil.copy(anchored.checkpoints / "000000000006.ckpt", kept)
+    shutil.rmtree(anchored.checkpoints)
+    put(anchored, lines(anchored)[:3])
+    assert check(anchored).ok  # the journal alone cannot tell: it looks like one never checkpointed
+    report = verify(anchored, load_public_key(public_key_path("cl")), [kept])
+    assert not report.ok and report.first_bad == 4 and "truncated" in report.problems[0].what
