@@ -3,6 +3,8 @@
 Each area of sitekit registers its own subcommands (`register(subparsers)` in `<area>/cli.py`), so this
 module only wires them together and maps outcomes to exit codes: 0 success, 1 a failed check or an
 internal error, 2 bad input (an invalid spec or a usage error). Bad input never shows a traceback.
+Every command gets its `CommandContext` (sitekit.context) here and runs through the journal's one wrapper
+(sitekit.journal.wrap), which records state-changing commands in the country's operations journal.
 """
 
 from __future__ import annotations
