@@ -1,6 +1,7 @@
 """Who ran a command: the OS user, the user sudo was called by, and the SSH certificate in use.
 
-- `user`/`uid`: the real uid's account (`pwd`), not `$USER`, which any process can set.
+- `user`/`uid`: the real uid's account (`pwd`), not `$USER`, which any process can set; `host`: the
+  controller's host name.
 - `sudo_user`: `$SUDO_USER` when sudo ran the command (sudo sets it; root could fake it, and says so by
   being root).
 - `ssh_certificate`: the identity (key id, serial, principals) of the OpenSSH user certificate the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ def operator_identity() -> dict[str, Any]:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
         user = f"uid-{uid}"
-    found: dict[str, Any] = {"user": user, "uid": uid}
+    found: dict[str, Any] = {"user": user, "uid": uid, "host": socket.gethostname()}
     sudo_user = os.environ.get("SUDO_USER")
     if sudo_user:
         found["sudo_user"] = sudo_user[:64]

@@ -139,7 +139,7 @@ def test_operator_ssh_certificate_from_sshd_auth_info(tmp_path: Path, monkeypatc
     monkeypatch.setenv("SSH_USER_AUTH", str(auth))
     monkeypatch.setenv("SUDO_USER", "alice")
     who = operator_identity()
-    assert who["sudo_user"] == "alice"
+    assert who["sudo_user"] == "alice" and who["user"] and who["host"]
     assert who["ssh_certificate"] == {
         "source": "SSH_USER_AUTH",
         "key_id": "alice@ee-ops",
