@@ -3,6 +3,8 @@
 Each area of sitekit registers its own subcommands (`register(subparsers)` in `<area>/cli.py`), so this
 module only wires them together and maps outcomes to exit codes: 0 success, 1 a failed check or an
 internal error, 2 bad input (an invalid spec or a usage error). Bad input never shows a traceback.
+Every command gets its `CommandContext` (sitekit.context) here and runs through the journal's one wrapper
+(sitekit.journal.wrap), which records state-changing commands in the country's operations journal.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sitekit.context import CommandContext, country_code, default_root, default_sites
 from sitekit.errors import CheckFailed, UserError
-from sitekit.paths import repo_root
-from sitekit.spec.codes import CountryCodeError
-from sitekit.spec.codes import country_code as _country_code
+from sitekit.journal.wrap import run_journalled
+
+__all__ = ["build_parser", "country_code", "default_root", "default_sites", "main"]
 
 # Areas whose `cli.register` adds subcommands; an area that is absent from an install is skipped.
 _AREAS = (
@@ -28,6 +31,7 @@ _AREAS = (
     "sitekit.report.cli",
     "sitekit.engine.cli",
     "sitekit.access.cli",
+    "sitekit.journal.cli",
 )
 
 
@@ -68,41 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def country_code(text: str) -> str:
-    """argparse `type=` for every command's country argument: `ee` or `EE` give `ee`; anything else exits 2.
-
-    One rule for all commands (`sitekit.spec.codes.country_code`), so `verify`, `lab` or `keys` never
-    take `../etc` or `eee` as a country and put it in a path.
-    """
-    try:
-        return _country_code(text)
-    except CountryCodeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def default_root(args: argparse.Namespace) -> Path:
-    """Where rendered files go: `--root`, else the current folder if it holds sites/, else the checkout."""
-    if getattr(args, "root", None):
-        return Path(args.root).resolve()
-    cwd = Path.cwd()
-    if (cwd / "sites").is_dir():
-        return cwd
-    return repo_root()
-
-
-def default_sites(args: argparse.Namespace) -> Path:
-    """The fleet spec folder: `--sites`, else `<root>/sites`."""
-    if getattr(args, "sites", None):
-        return Path(args.sites).resolve()
-    return default_root(args) / "sites"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        rc = args.func(args)
+        ctx = CommandContext.of(args)
+        rc = run_journalled(ctx, list(sys.argv[1:] if argv is None else argv), lambda: int(args.func(args) or 0))
     except UserError as exc:
         sys.stderr.write(f"sitekit: {exc}\n")
         return 2

@@ -8,6 +8,7 @@ temporary directories).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -33,10 +34,48 @@ def cache_dir() -> Path:
     return base.resolve()
 
 
+@dataclass(frozen=True)
+class CountryState:
+    """Every state folder of one country, joined in this one place (`country_state(cc)`)."""
+
+    cc: str
+    base: Path
+
+    @property
+    def keys(self) -> Path:
+        """The key hierarchy: `<state>/keys/<cc>`."""
+        return self.base / "keys" / self.cc
+
+    @property
+    def lab(self) -> Path:
+        """The country's lab: `<state>/lab/<cc>`."""
+        return self.base / "lab" / self.cc
+
+    @property
+    def evidence(self) -> Path:
+        """Host evidence from `verify` and `scan`: `<state>/evidence/<cc>`."""
+        return self.base / "evidence" / self.cc
+
+    @property
+    def journal(self) -> Path:
+        """The operations journal: `<state>/journal/<cc>`."""
+        return self.base / "journal" / self.cc
+
+    @property
+    def kubeconfig(self) -> Path:
+        """`<state>/clusters/<cc>/kubeconfig` (see `kubeconfig_path`)."""
+        return self.base / "clusters" / self.cc / "kubeconfig"
+
+
+def country_state(cc: str) -> CountryState:
+    """The state folders of country `cc` under the current `state_dir()`."""
+    return CountryState(cc=cc, base=state_dir())
+
+
 def kubeconfig_path(cc: str) -> Path:
     """Where a country's kubeconfig is looked for when the stack config names none.
 
     `$SITEKIT_STATE/clusters/<cc>/kubeconfig`: outside git, next to the country's keys, and never the
     machine's current kube context (`~/.kube/config`), which could point at any country's cluster.
     """
-    return state_dir() / "clusters" / cc / "kubeconfig"
+    return country_state(cc).kubeconfig

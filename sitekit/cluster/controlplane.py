@@ -27,6 +27,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sitekit.atomic import ensure_private_dir, write_private
 from sitekit.cluster import binaries
 from sitekit.cluster.api import Client
 from sitekit.cluster.gpu_labels import gpu_capacity, host_labels
@@ -36,7 +37,6 @@ from sitekit.lab.layout import check_cc, layout_for
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.state import ClusterRecord, LabState, lab_dir
 from sitekit.lab.util import LabError, phase, require_root, require_tools
-from sitekit.pki.fsutil import ensure_private_dir, write_private
 from sitekit.pki.hierarchy import Hierarchy
 from sitekit.spec import Site, load_fleet
 

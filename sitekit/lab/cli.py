@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sitekit.cli import country_code, default_root, default_sites
+from sitekit.context import CommandContext, country_code
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -14,10 +14,11 @@ def _up(args: argparse.Namespace) -> int:
     if args.tier == "cluster":
         from sitekit.cluster.controlplane import up_cluster
 
-        up_cluster(args.cc, default_sites(args))
+        up_cluster(args.cc, CommandContext.of(args).sites)
         return 0
     only = tuple(n.strip() for n in (args.hosts or "").split(",") if n.strip())
-    up(args.cc, args.tier, default_sites(args), default_root(args), only)
+    ctx = CommandContext.of(args)
+    up(args.cc, args.tier, ctx.sites, ctx.root, only)
     return 0
 
 
@@ -42,7 +43,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
     from sitekit.lab.deploy import up
 
-    stack, out = up(args.cc, default_root(args))
+    stack, out = up(args.cc, CommandContext.of(args).root)
     sys.stdout.write(out)
     print(
         f'deployed {args.cc}\'s stack to its lab control plane. More pulumi commands: eval "$(sitekit engine env)"; '

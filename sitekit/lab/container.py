@@ -22,11 +22,12 @@ import time
 import uuid
 from pathlib import Path
 
+from sitekit.atomic import write_atomic
 from sitekit.lab import keys, mirror, netns, procs
 from sitekit.lab.layout import LabHost, Layout
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.rootfs import LAB_USER
-from sitekit.lab.util import LabError, atomic_write, run
+from sitekit.lab.util import LabError, run
 
 DROPPED_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SYS_RAWIO", "CAP_SYS_TIME", "CAP_SYS_MODULE")
 """Capabilities no SSH session in a container host may hold (see the module docstring)."""
@@ -72,23 +73,23 @@ def write_host_files(
 ) -> list[str]:
     """Give the host its identity and the lab's trust; return its SSH host public keys."""
     etc = root / "etc"
-    atomic_write(etc / "hostname", f"{host.name}\n")
+    write_atomic(etc / "hostname", f"{host.name}\n")
     lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{host.name}", "::1\tlocalhost ip6-localhost ip6-loopback"]
     lines += [f"{h.address}\t{h.name}" for h in layout.hosts]
     lines.append(f"{layout.mirror_address}\t{layout.mirror_host}")
-    atomic_write(etc / "hosts", "\n".join(lines) + "\n")
-    atomic_write(etc / "machine-id", uuid.uuid4().hex + "\n", 0o444)
-    atomic_write(etc / "apt" / "sources.list.d" / "sitekit-lab.sources", mirror.host_source(layout))
-    atomic_write(root / mirror.KEYRING_IN_HOST.lstrip("/"), keyring)
+    write_atomic(etc / "hosts", "\n".join(lines) + "\n")
+    write_atomic(etc / "machine-id", uuid.uuid4().hex + "\n", 0o444)
+    write_atomic(etc / "apt" / "sources.list.d" / "sitekit-lab.sources", mirror.host_source(layout))
+    write_atomic(root / mirror.KEYRING_IN_HOST.lstrip("/"), keyring)
     if not vm:
         # A drop-in for *every* service (systemd's top-level `service.d`), not just sshd: otherwise root
         # could ask PID 1 to start a unit (`systemd-run`) that still holds CAP_SYS_ADMIN.
-        atomic_write(etc / "systemd" / "system" / "service.d" / "sitekit-lab-containment.conf", _CONTAINMENT)
+        write_atomic(etc / "systemd" / "system" / "service.d" / "sitekit-lab-containment.conf", _CONTAINMENT)
     uid, gid = _ids(root, LAB_USER)
     ssh_dir = root / "home" / LAB_USER / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     os.chown(ssh_dir, uid, gid)
-    atomic_write(ssh_dir / "authorized_keys", client_pub.strip() + "\n", 0o600)
+    write_atomic(ssh_dir / "authorized_keys", client_pub.strip() + "\n", 0o600)
     os.chown(ssh_dir / "authorized_keys", uid, gid)
     return keys.host_keys(root)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sitekit.engine import Engine, ensure_engine
 from sitekit.errors import UserError
-from sitekit.paths import repo_root, state_dir
+from sitekit.paths import country_state, repo_root
 
 PROJECT_PARTS = ("stacks", "policies", "sites")
 
@@ -52,7 +52,7 @@ class LabStack:
 
     @property
     def kubeconfig(self) -> Path:
-        return state_dir() / "lab" / self.cc / "cluster" / "kubeconfig"
+        return country_state(self.cc).lab / "cluster" / "kubeconfig"
 
     def env(self) -> dict[str, str]:
         """The environment for `pulumi` commands on this stack (no secret value in it, only the file's path)."""
@@ -85,7 +85,7 @@ def _copy_project(root: Path, dest: Path, cc: str) -> None:
 
 def prepare(cc: str, root: Path | None = None) -> LabStack:
     """The country's lab stack, ready for `pulumi up`: project copy, backend, passphrase, stack, config."""
-    stack = LabStack(cc, state_dir() / "lab" / cc / "cluster" / "deploy", ensure_engine())
+    stack = LabStack(cc, country_state(cc).lab / "cluster" / "deploy", ensure_engine())
     if not stack.kubeconfig.exists():
         raise UserError(f"no lab control plane for {cc}: run `sitekit lab up {cc} --tier cluster` first")
     project_root = root or repo_root()

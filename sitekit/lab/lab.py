@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sitekit.atomic import write_atomic
 from sitekit.errors import UserError
 from sitekit.lab import container, inventory, keys, mirror, netns, ntp, probe, procs, rootfs, vm
 from sitekit.lab.layout import Layout, check_cc, layout_for
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.state import LabState, known_labs, lab_dir
-from sitekit.lab.util import atomic_write, phase, require_root, require_tools, run
+from sitekit.lab.util import phase, require_root, require_tools, run
 from sitekit.spec import load_fleet
 
 TIERS = ("container", "vm")
@@ -149,8 +150,8 @@ def _start(
                 container.connect(layout, index, host, leader)
     inventory.control_dir(layout).mkdir(mode=0o700, parents=True, exist_ok=True)
     known = lab / "known_hosts"
-    atomic_write(known, inventory.known_hosts(layout, host_keys))
-    atomic_write(config, inventory.ssh_config(layout, key, known))
+    write_atomic(known, inventory.known_hosts(layout, host_keys))
+    write_atomic(config, inventory.ssh_config(layout, key, known))
     inventory.write(layout, tier, inv, project / "inventories" / cc, key, config)
     with phase("wait ssh", timings):
         targets = [(str(h.address), 22, "SSH-") for h in layout.hosts]

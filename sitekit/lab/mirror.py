@@ -15,10 +15,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from sitekit.atomic import write_atomic
 from sitekit.lab import packages, procs
 from sitekit.lab.layout import Layout
 from sitekit.lab.procs import ProcRef
-from sitekit.lab.util import LabError, atomic_write, build_lock, require_tools, run
+from sitekit.lab.util import LabError, build_lock, require_tools, run
 from sitekit.paths import cache_dir
 
 KEYRING_IN_HOST = "/usr/share/keyrings/sitekit-lab-mirror.gpg"
@@ -117,7 +118,7 @@ def publish(pool: Path, lab: Path, layout: Layout) -> Path:
             )
         keyring = lab / "mirror-keyring.gpg"
         exported = subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout
-        atomic_write(keyring, exported)
+        write_atomic(keyring, exported)
         root = lab / "mirror" / layout.mirror_path.strip("/")
         dist = root / "dists" / packages.SUITE
         binary = dist / "main" / "binary-amd64"
@@ -127,8 +128,8 @@ def publish(pool: Path, lab: Path, layout: Layout) -> Path:
             pool_link.unlink()
         pool_link.symlink_to(pool / "pool")
         listing = (pool / "Packages").read_bytes()
-        atomic_write(binary / "Packages", listing)
-        atomic_write(binary / "Packages.gz", gzip.compress(listing, mtime=0))
+        write_atomic(binary / "Packages", listing)
+        write_atomic(binary / "Packages.gz", gzip.compress(listing, mtime=0))
         release = run(
             [
                 "apt-ftparchive",
@@ -141,7 +142,7 @@ def publish(pool: Path, lab: Path, layout: Layout) -> Path:
                 str(dist),
             ]
         ).stdout
-        atomic_write(dist / "Release", release)
+        write_atomic(dist / "Release", release)
         for out, mode in ((dist / "InRelease", "--clearsign"), (dist / "Release.gpg", "--detach-sign")):
             out.unlink(missing_ok=True)
             run([*gpg, "--armor", "--digest-algo", "SHA512", mode, "--output", str(out), str(dist / "Release")])

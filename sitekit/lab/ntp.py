@@ -14,10 +14,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sitekit.atomic import write_atomic
 from sitekit.lab import procs
 from sitekit.lab.layout import Layout
 from sitekit.lab.procs import ProcRef
-from sitekit.lab.util import LabError, atomic_write, build_lock, require_tools, run
+from sitekit.lab.util import LabError, build_lock, require_tools, run
 from sitekit.paths import cache_dir
 
 STRATUM = 8
@@ -68,7 +69,7 @@ def serve(lab: Path, layout: Layout, pool: Path) -> ProcRef | None:
         return None
     binary = chronyd_binary(pool)
     conf = lab / "chrony.conf"
-    atomic_write(conf, config(layout, lab))
+    write_atomic(conf, config(layout, lab))
     # -d: stay in the foreground (the recorded pid is chronyd's); -x: never adjust the system clock;
     # -u root: the package's _chrony user does not exist on this machine; -F 0: no seccomp filter
     # (its syscall list is tuned for the packaged service, not for this unpacked copy).

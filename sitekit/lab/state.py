@@ -12,14 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sitekit.atomic import write_atomic
 from sitekit.lab.procs import ProcRef
-from sitekit.lab.util import atomic_write
-from sitekit.paths import state_dir
+from sitekit.paths import country_state, state_dir
 
 
 def lab_dir(cc: str) -> Path:
     """The folder of one country's lab (keys, inventory, host layers, logs, state)."""
-    return state_dir() / "lab" / cc
+    return country_state(cc).lab
 
 
 @dataclass
@@ -65,7 +65,7 @@ class LabState:
 
     def save(self) -> None:
         """Persist the record atomically (called before and after each step of `up`)."""
-        atomic_write(self.path, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", 0o600)
+        write_atomic(self.path, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", 0o600)
 
     def host(self, name: str) -> HostRecord:
         """The record of host `name`, created on first use."""

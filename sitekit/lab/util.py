@@ -1,4 +1,4 @@
-"""Small helpers shared by the lab modules: running commands, timing phases, atomic files.
+"""Small helpers shared by the lab modules: running commands, timing phases, build locks.
 
 Every external command goes through `run` so that a failure names the command and shows its stderr,
 instead of a bare CalledProcessError deep in a traceback.
@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -83,23 +82,6 @@ def phase(name: str, timings: dict[str, float]) -> Iterator[None]:
         took = time.monotonic() - start
         timings[name] = timings.get(name, 0.0) + took
         print(f"  {name:<16} {took:7.1f} s", file=sys.stderr, flush=True)
-
-
-def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write a file so that readers see either the old or the new content, with `mode` from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

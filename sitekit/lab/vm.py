@@ -19,11 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from sitekit.atomic import write_atomic
 from sitekit.lab import container, netns, procs
 from sitekit.lab.layout import LabHost, Layout
 from sitekit.lab.procs import ProcRef
 from sitekit.lab.state import LabState
-from sitekit.lab.util import LabError, atomic_write, require_tools, run
+from sitekit.lab.util import LabError, require_tools, run
 from sitekit.paths import cache_dir
 
 DISK_SIZE = "4G"
@@ -94,7 +95,7 @@ def kvm_usable(kernel: Path) -> bool:
         ok = "Kernel panic" in proc.stdout or "VFS" in proc.stdout
     except subprocess.TimeoutExpired:
         ok = False
-    atomic_write(marker, "kvm\n" if ok else "tcg\n")
+    write_atomic(marker, "kvm\n" if ok else "tcg\n")
     return ok
 
 
@@ -118,7 +119,7 @@ def build_disk(
     merged = container.mount_layer(root, folder)
     try:
         keys = container.write_host_files(merged, layout, host, pub, keyring, vm=True)
-        atomic_write(merged / "etc/systemd/network/10-sitekit-lab.network", _network_config(layout, host))
+        write_atomic(merged / "etc/systemd/network/10-sitekit-lab.network", _network_config(layout, host))
         disk = folder / "disk.raw"
         disk.unlink(missing_ok=True)
         run(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", merged, disk, DISK_SIZE], timeout=600)

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from sitekit.atomic import write_atomic
 from sitekit.errors import CheckFailed, UserError
 from sitekit.pki.hierarchy import Hierarchy, now
 from sitekit.pki.layout import MODEL_SIGNING
@@ -47,7 +48,7 @@ def sign_artifact(h: Hierarchy, path: Path) -> Path:
         "signed": now().isoformat(),
     }
     out = path.with_name(path.name + ".sig")
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_atomic(out, json.dumps(doc, indent=2) + "\n")
     return out
 
 

@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from sitekit.atomic import ensure_private_dir, write_private
 from sitekit.errors import UserError
 from sitekit.pki import tokenlock
-from sitekit.pki.fsutil import ensure_private_dir, write_private
 from sitekit.pki.secrets import PASSPHRASE_ENV, PIN_ENV, secret_from_env_or_prompt
 
 CURVE = ec.SECP384R1()

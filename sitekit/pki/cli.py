@@ -15,23 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sitekit.errors import CheckFailed, UserError
+from sitekit.atomic import write_atomic
+from sitekit.context import CommandContext, country_code
+from sitekit.errors import CheckFailed
 from sitekit.pki.layout import INTERMEDIATES, SSH_CAS
 from sitekit.spec.models import Site
 
 
 def _site(args: argparse.Namespace) -> Site:
-    from sitekit.cli import default_sites
-    from sitekit.spec import SpecError, load_fleet
-
-    try:
-        fleet = load_fleet(default_sites(args))
-    except SpecError as exc:
-        raise UserError(str(exc)) from exc
-    try:
-        return fleet.site(args.cc)
-    except (KeyError, LookupError) as exc:
-        raise UserError(f"no site {args.cc!r} in the fleet spec") from exc
+    return CommandContext.of(args).site()
 
 
 def _hierarchy(args: argparse.Namespace) -> Any:
@@ -188,7 +180,7 @@ def _sign_user(args: argparse.Namespace) -> int:
         principals = args.principal or list(h.site.access.admin_principals)
         cert = sign_user(h, _read_text(args.pubkey), principals, args.identity, args.hours)
     if args.output:
-        Path(args.output).write_text(cert)
+        write_atomic(Path(args.output), cert)
     else:
         sys.stdout.write(cert)
     return 0
@@ -286,8 +278,6 @@ def _token_init(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `keys` and its subcommands."""
-    from sitekit.cli import country_code
-
     keys = subparsers.add_parser("keys", help="the country's key hierarchy (CAs, SSH CAs, data keys, custody)")
     sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     sub.required = True

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sitekit.atomic import ensure_private_dir, write_private
 from sitekit.errors import UserError
-from sitekit.pki.fsutil import ensure_private_dir, write_private
 from sitekit.pki.hierarchy import Hierarchy, now
 from sitekit.pki.layout import ROOT
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from sitekit.atomic import write_private
 from sitekit.errors import UserError
-from sitekit.pki.fsutil import write_private
 
 if TYPE_CHECKING:
     from sitekit.pki.hierarchy import Hierarchy

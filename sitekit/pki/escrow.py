@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sitekit.atomic import write_private
 from sitekit.errors import UserError
-from sitekit.pki.fsutil import write_private
 from sitekit.pki.hierarchy import Hierarchy
 
 MODHEX = "cbdefghijklnrtuv"

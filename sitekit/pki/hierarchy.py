@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sitekit.atomic import write_private, write_public
 from sitekit.errors import UserError
 from sitekit.pki.backends import FileBackend, KeyBackend, Pkcs11Backend, select_softhsm_conf
-from sitekit.pki.fsutil import write_private, write_public
 from sitekit.pki.layout import INTERMEDIATES, MODEL_SIGNING, ROOT, SSH_CAS, Layout
 from sitekit.spec.models import Site
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sitekit.paths import state_dir
-from sitekit.pki.fsutil import ensure_private_dir, write_private
+from sitekit.atomic import ensure_private_dir, write_private
+from sitekit.paths import country_state
 
 INTERMEDIATES = ("kubernetes", "etcd", "front-proxy", "ingress")
 SSH_CAS = ("ssh-user-ca", "ssh-host-ca")
@@ -32,7 +32,7 @@ class Layout:
     @classmethod
     def for_country(cls, cc: str) -> Layout:
         """`state_dir()/keys/<cc>`."""
-        return cls(cc=cc, base=state_dir() / "keys" / cc)
+        return cls(cc=cc, base=country_state(cc).keys)
 
     @property
     def meta(self) -> Path:

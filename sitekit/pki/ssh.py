@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_public_identity,
 )
 
+from sitekit.atomic import write_public
 from sitekit.errors import UserError
-from sitekit.pki.fsutil import write_public
 from sitekit.pki.hierarchy import SKEW, Hierarchy, now
 
 USER_EXTENSIONS = (b"permit-pty",)

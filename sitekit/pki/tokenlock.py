@@ -18,8 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from sitekit.atomic import ensure_private_dir
 from sitekit.errors import UserError
-from sitekit.pki.fsutil import ensure_private_dir
 
 _HELD: dict[Path, tuple[int, int]] = {}  # path -> (fd, holders in this process)
 

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sitekit.context import CommandContext, country_code
 from sitekit.errors import CheckFailed, UserError
 
 
 def register(subparsers: Any) -> None:
     """Add the `plan` subcommand."""
-    from sitekit.cli import country_code
-
     parser = subparsers.add_parser(
         "plan",
         help="run the stack program under mocks, write manifests and check them offline",
@@ -30,14 +29,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan one country; print the summary; raise `CheckFailed` if anything failed."""
-    from sitekit.cli import default_root, default_sites
     from sitekit.plan.program import rendered_config
     from sitekit.plan.report import render
     from sitekit.plan.runner import plan_site, require_ok
-    from sitekit.spec import load_fleet, site_digest
+    from sitekit.spec import site_digest
 
-    root = default_root(args)
-    site = load_fleet(default_sites(args)).site(args.cc)
+    ctx = CommandContext.of(args)
+    root, site = ctx.root, ctx.site()
     out = args.out.resolve() if args.out else root / "build" / "plan" / site.cc
     program = args.program.resolve() if args.program else root / "stacks"
     stack_file = root / f"Pulumi.{site.cc}.yaml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitekit.render.atomic import write_atomic, write_atomic_many
+from sitekit.atomic import write_atomic, write_atomic_many
 from sitekit.render.files import rendered_files
 from sitekit.render.stack import carry_pulumi_keys
 from sitekit.spec.loader import Fleet

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sitekit.context import CommandContext, country_code
 from sitekit.errors import CheckFailed
 from sitekit.render import check, render
-from sitekit.spec.loader import load_fleet
 
 
 def _render(args: argparse.Namespace) -> int:
-    from sitekit.cli import default_root, default_sites
-
-    fleet = load_fleet(default_sites(args))
-    root = default_root(args)
+    ctx = CommandContext.of(args)
+    fleet, root = ctx.fleet, ctx.root
     codes = list(args.cc) or None  # already lower case: `country_code`
     for cc in codes or []:
         fleet.site(cc)  # unknown code -> UserError before anything is written
@@ -22,9 +20,7 @@ def _render(args: argparse.Namespace) -> int:
         drift = check(fleet, root, codes)
         if drift:
             lines = [f"  {path}: {why}" for path, why in drift]
-            raise CheckFailed(
-                "rendered files differ from the fleet spec (run `sitekit render`):\n" + "\n".join(lines)
-            )
+            raise CheckFailed("rendered files differ from the fleet spec (run `sitekit render`):\n" + "\n".join(lines))
         print(f"rendered files under {root} match the fleet spec")
         return 0
     result = render(fleet, root, codes)
@@ -36,8 +32,6 @@ def _render(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the render command."""
-    from sitekit.cli import country_code
-
     p = sub.add_parser("render", help="render Pulumi.<cc>.yaml and inventories/<cc>/ from the fleet spec")
     p.add_argument("cc", nargs="*", type=country_code, help="countries to render (default: all)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming files that differ")

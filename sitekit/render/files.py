@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
-from sitekit.render.inventory import ROLE_GROUPS, all_vars, group_vars, hosts_document
+from sitekit.render.inventory import all_vars, group_vars, hosts_document
 from sitekit.render.stack import stack_document
 from sitekit.spec.loader import document_digest
 from sitekit.spec.models import Site
+from sitekit.spec.roles import ROLE_GROUPS
 from sitekit.spec.yamlio import CachedResolver
 
 # libyaml's emitter is about five times faster and gives the same bytes for these documents (a test

@@ -12,13 +12,7 @@ from typing import Any
 
 from sitekit.spec.loader import site_digest
 from sitekit.spec.models import Endpoint, Host, Keys, Site
-
-# Ansible group per host role (group names cannot contain dashes).
-ROLE_GROUPS: dict[str, str] = {
-    "control-plane": "control_plane",
-    "gpu-worker": "gpu_workers",
-    "storage": "storage",
-}
+from sitekit.spec.roles import ROLE_GROUPS
 
 # Ports other cluster nodes reach on a host of each group, from the node network only.
 # Sources: kubeadm's "ports and protocols" list, Cilium/VXLAN overlay, NVIDIA DCGM exporter.
@@ -65,9 +59,7 @@ def _addrs(values: tuple[IPv4Address, ...] | tuple[IPv4Network, ...]) -> list[st
 
 
 def _endpoint_rules(name: str, endpoint: Endpoint) -> list[dict[str, Any]]:
-    return [
-        {"name": name, "cidr": f"{a}/32", "proto": "tcp", "ports": [endpoint.port]} for a in endpoint.addresses
-    ]
+    return [{"name": name, "cidr": f"{a}/32", "proto": "tcp", "ports": [endpoint.port]} for a in endpoint.addresses]
 
 
 def egress_rules(site: Site) -> list[dict[str, Any]]:
@@ -81,9 +73,7 @@ def egress_rules(site: Site) -> list[dict[str, Any]]:
     rules += _endpoint_rules("package-mirror", res.package_mirror)
     rules += _endpoint_rules("container-registry", res.container_registry)
     rules += _endpoint_rules("chart-repository", res.chart_repository)
-    rules += [
-        {"name": e.name, "cidr": str(e.cidr), "proto": "tcp", "ports": list(e.ports)} for e in res.extra_egress
-    ]
+    rules += [{"name": e.name, "cidr": str(e.cidr), "proto": "tcp", "ports": list(e.ports)} for e in res.extra_egress]
     return rules
 
 

@@ -13,11 +13,9 @@ from pathlib import Path
 from sitekit.controls import CATALOGUE as _PACKAGED
 from sitekit.controls import Control
 from sitekit.controls import load_controls as _load
+from sitekit.spec.roles import ROLE_GROUPS
 
 __all__ = ["ROLE_GROUPS", "Control", "catalogue_digest", "catalogue_path", "load_controls"]
-
-# Host roles of the spec and the inventory groups that hold them.
-ROLE_GROUPS = {"control-plane": "control_plane", "gpu-worker": "gpu_workers", "storage": "storage"}
 
 
 def catalogue_path() -> Path:

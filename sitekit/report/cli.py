@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sitekit.context import CommandContext, country_code
 from sitekit.errors import CheckFailed, UserError
 from sitekit.paths import state_dir
 
 
 def _root(args: argparse.Namespace) -> Path:
-    from sitekit.cli import default_root
-
-    return default_root(args)
+    return CommandContext.of(args).root
 
 
 def _inventory(args: argparse.Namespace) -> Path:
@@ -22,7 +21,7 @@ def _inventory(args: argparse.Namespace) -> Path:
     if args.inventory:
         return Path(args.inventory).resolve()
     if args.lab:
-        path: Path = state_dir() / "lab" / str(args.cc) / "inventory"
+        path: Path = CommandContext.of(args).state().lab / "inventory"
         if not path.exists():
             raise UserError(f"no lab inventory at {path}; run `sitekit lab up {args.cc}` first")
         return path
@@ -30,8 +29,6 @@ def _inventory(args: argparse.Namespace) -> Path:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from sitekit.cli import country_code
-
     p.add_argument("cc", type=country_code, help="country code (ee, ke, cl, ...)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--inventory", "-i", type=Path, help="Ansible inventory (default: inventories/<cc>)")
@@ -84,7 +81,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sitekit.report.runner import VerifyOptions, verify
 
     root = _root(args)
-    out = (args.out or state_dir() / "evidence" / args.cc).resolve()
+    out = (args.out or CommandContext.of(args).state().evidence).resolve()
     opts = VerifyOptions(
         country=args.cc,
         inventory=_inventory(args),
@@ -117,7 +114,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.fetch_only:
         print(ds)
         return 0
-    out = (args.out or state_dir() / "evidence" / args.cc / "openscap").resolve()
+    out = (args.out or CommandContext.of(args).state().evidence / "openscap").resolve()
     result = openscap.scan_inventory(
         inventory=_inventory(args),
         host=args.host,

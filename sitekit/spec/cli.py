@@ -9,15 +9,14 @@ from typing import Any
 
 import yaml
 
-from sitekit.spec.loader import load_fleet, site_digest
+from sitekit.context import CommandContext, country_code
+from sitekit.spec.loader import site_digest
 from sitekit.spec.models import Site
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sitekit.cli import default_sites
-
-    folder = default_sites(args)
-    fleet = load_fleet(folder)
+    ctx = CommandContext.of(args)
+    folder, fleet = ctx.sites, ctx.fleet
     for cc in fleet.codes():
         site = fleet.site(cc)
         print(
@@ -29,9 +28,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from sitekit.cli import default_sites
-
-    site = load_fleet(default_sites(args)).site(args.cc)
+    site = CommandContext.of(args).site()
     data = site.model_dump(mode="json")
     if args.format == "json":
         print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
@@ -64,8 +61,6 @@ def _schema(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the spec commands."""
-    from sitekit.cli import country_code
-
     p = sub.add_parser("validate", help="validate the fleet spec (every error, with file and field)")
     p.set_defaults(func=_validate)
     p = sub.add_parser("show", help="print one country's resolved site (baseline plus overlay)")

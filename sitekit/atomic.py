@@ -1,8 +1,10 @@
-"""Atomic, permission-aware file writes.
+"""Atomic, permission-aware file writes: the one helper every part of sitekit writes files through.
 
-Rendered files and secrets are written to a temporary file in the same folder, flushed to disk and
-renamed over the target, so a crash never leaves a half-written inventory or key behind and a reader
-sees either the old file or the new one.
+Rendered files, lab state, journal checkpoints and secrets are written to a temporary file in the same
+folder (created with its final mode before any byte is written), flushed and fsynced, renamed over the
+target, and the folder fsynced, so a crash never leaves a half-written inventory or key behind and a
+reader sees either the old file or the new one. Secrets go through `write_private` (0600 in a 0700
+folder); certificates and public keys through `write_public` (0644).
 """
 
 from __future__ import annotations
@@ -122,3 +124,21 @@ def _discard(staging: list[Future[str | None]]) -> None:
     for future in staging:
         if not future.cancelled() and future.exception() is None:
             _unlink(future.result())
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) 0700; tighten it if it already exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a secret atomically, 0600 (unless `mode` says otherwise) inside a folder tightened to 0700."""
+    ensure_private_dir(Path(path).parent)
+    write_atomic(path, data, mode)
+
+
+def write_public(path: Path, data: bytes) -> None:
+    """Certificates and public keys: the same atomic write into a private folder, world-readable file."""
+    write_private(path, data, mode=0o644)
