@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sitekit.context import CommandContext, country_code
+
 
 def register(subparsers: Any) -> None:
     """Add the `access` subcommand."""
-    from sitekit.cli import country_code
-
     parser = subparsers.add_parser(
         "access",
         help="map who holds which power over a country's site (RBAC, SSH, sudo, keys, network paths)",
@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from sitekit.access.derive import derive_map, load_inputs
     from sitekit.access.report import render
     from sitekit.access.schema import to_json
-    from sitekit.cli import default_root, default_sites
 
-    amap = derive_map(load_inputs(default_root(args), default_sites(args), args.cc, args.inventory))
+    ctx = CommandContext.of(args)
+    amap = derive_map(load_inputs(ctx.root, ctx.sites, args.cc, args.inventory))
     if args.json:
         sys.stdout.write(json.dumps(to_json(amap), indent=2, sort_keys=True) + "\n")
     else:

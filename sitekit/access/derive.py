@@ -17,8 +17,8 @@ from typing import Any
 from sitekit.access import findings, hosts, keys, network, rbac
 from sitekit.access.model import AccessMap
 from sitekit.errors import CheckFailed, UserError
-from sitekit.render.inventory import ROLE_GROUPS
 from sitekit.spec import Site, load_fleet, site_digest
+from sitekit.spec.roles import ROLE_GROUPS
 
 
 @dataclass
