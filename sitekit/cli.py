@@ -26,6 +26,7 @@ _AREAS = (
     "sitekit.pki.cli",
     "sitekit.lab.cli",
     "sitekit.report.cli",
+    "sitekit.pack.cli",
     "sitekit.engine.cli",
 )
 
