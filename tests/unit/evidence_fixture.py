@@ -115,3 +115,81 @@ def write_country_evidence(folder: Path, cc: str, *, failing: bool = True) -> No
     )
     (folder / "openscap").mkdir(parents=True, exist_ok=True)
     (folder / "openscap" / f"{scan.host}.openscap.json").write_text(json.dumps(scan.to_json(), indent=2) + "\n")
+
+
+def write_full_evidence(folder: Path, cc: str, hosts: dict[str, str], failing: dict[str, str]) -> None:
+    """A result for every catalogued control on every host (`name -> host role`), as verify writes it:
+    vm-tier controls skipped on container-tier hosts with verify's reason, out-of-role controls skipped as
+    not applicable, catalogued deviations passed and accepted, `failing` (control -> host) failed; and a
+    scan of the first host."""
+    from sitekit.controls import load_controls
+
+    for i, (host, role) in enumerate(hosts.items()):
+        tier = "container" if i == 0 else "vm"
+        ev = HostEvidence(
+            country=cc,
+            host=host,
+            inventory=f"inventories/{cc}",
+            catalogue_sha256="0" * 64,
+            started=T0,
+            finished=T1,
+            duration_s=40.0,
+            facts={"hostname": host, "os": "debian 12", "tier": tier},
+        )
+        for c in load_controls():
+            if not c.applies(role):
+                row = _row(
+                    c.id,
+                    "skipped",
+                    reason=f"not applicable: {c.id} applies to {', '.join(c.applies_to)} hosts; {host} is a {role}",
+                )
+            elif c.tier == "vm" and tier == "container":
+                row = _row(
+                    c.id,
+                    "skipped",
+                    reason=f"not verifiable on this tier: {c.id} is a vm-tier "
+                    f"(kernel-level) control and {host} is a container (systemd-nspawn)",
+                )
+            elif failing.get(c.id) == host:
+                row = _row(
+                    c.id,
+                    "failed",
+                    observed="yes",
+                    expected="no",
+                    reason="observed differs from expected: observed yes, expected no",
+                )
+            elif c.deviation:
+                row = _row(
+                    c.id,
+                    "passed",
+                    deviation=f"{c.deviation.value}: {c.deviation.reason}",
+                    deviation_accepted_by_site=c.deviation.reason,
+                )
+            else:
+                row = _row(c.id, "passed", observed="ok", expected="ok")
+            row["host"], row["title"] = host, c.title
+            ev.results.append(row)
+        write_evidence(ev, folder)
+    first = next(iter(hosts))
+    ratio = {"cl": (212, 31), "ee": (224, 19), "ke": (190, 53)}.get(cc, (200, 40))
+    scan = ScanResult(
+        host=first,
+        profile="anssi_bp28_enhanced",
+        tier="container",
+        started=T0,
+        duration_s=30.0,
+        counts={"pass": ratio[0], "fail": ratio[1], "notapplicable": 61},
+        score=None,
+        failures=[
+            {
+                "rule": "partition_for_home",
+                "result": "fail",
+                "title": "/home on its own partition",
+                "kind": "tier",
+                "reason": "A lab host has a single root filesystem",
+                "control": None,
+            }
+        ],
+    )
+    (folder / "openscap").mkdir(parents=True, exist_ok=True)
+    (folder / "openscap" / f"{first}.openscap.json").write_text(json.dumps(scan.to_json(), indent=2) + "\n")
