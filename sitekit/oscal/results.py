@@ -44,6 +44,8 @@ class CountryEvidence:
     folder: Path
     hosts: list[HostEvidence] = field(default_factory=list)
     scans: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    """Pack path (`evidence/<name>`, `evidence/openscap/<name>`) -> the file read, in the order read."""
 
     @property
     def newest(self) -> str | None:
@@ -57,10 +59,15 @@ def load_country_evidence(folder: Path) -> CountryEvidence:
     out = CountryEvidence(folder)
     if not folder.is_dir():
         return out
+    scans = sorted((folder / "openscap").glob("*.openscap.json"))
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(".openscap.json"):  # `sitekit scan --out <evidence folder>` puts them here
+            scans.append(path)
+            continue
         data = _read(path)
         if data.get("schema") != "sitekit.evidence/1":
             raise UserError(f"{path}: not sitekit evidence (schema {data.get('schema')!r})")
+        out.files[f"evidence/{path.name}"] = path
         try:
             out.hosts.append(HostEvidence.from_json(data))
         except (KeyError, TypeError, ValueError) as exc:
@@ -73,7 +80,7 @@ def load_country_evidence(folder: Path) -> CountryEvidence:
                 raise UserError(f"{path}: results[{i}].result must be passed, failed, skipped or error")
             if row.get("time") is not None:
                 _aware(str(row["time"]), f"{path}: results[{i}].time")
-    for path in sorted((folder / "openscap").glob("*.openscap.json")):
+    for path in scans:
         data = _read(path)
         if data.get("schema") != "sitekit.openscap/1":
             raise UserError(f"{path}: not a sitekit scan summary (schema {data.get('schema')!r})")
@@ -81,6 +88,10 @@ def load_country_evidence(folder: Path) -> CountryEvidence:
             if not isinstance(data.get(key), kind):
                 raise UserError(f"{path}: field {key!r} missing or not a {kind.__name__}")
         _aware(str(data["started"]), f"{path}: started")
+        rel = f"evidence/openscap/{path.name}"
+        if rel in out.files:
+            raise UserError(f"{path}: a second scan summary named {path.name} (also {out.files[rel]})")
+        out.files[rel] = path
         out.scans.append(data)
     return out
 
@@ -262,10 +273,12 @@ def assessment_results(site: Site, evidence: CountryEvidence, generated: dt.date
             f"no evidence for {site.cc} under {evidence.folder}: run `sitekit verify {site.cc}` (and `sitekit scan`)"
         )
     b = _Builder(site, evidence)
-    for ev in evidence.hosts:
-        b.verify(ev, f"evidence/{ev.host}.json")
-    for scan in evidence.scans:
-        b.scan(scan, f"evidence/openscap/{scan['host']}.openscap.json")
+    host_files = [p for p in evidence.files if not p.startswith("evidence/openscap/")]
+    scan_files = [p for p in evidence.files if p.startswith("evidence/openscap/")]
+    for ev, href in zip(evidence.hosts, host_files, strict=True):
+        b.verify(ev, href)
+    for scan, href in zip(evidence.scans, scan_files, strict=True):
+        b.scan(scan, href)
     for d in site.compliance.deviations:
         b.risk(d.control)  # an accepted deviation is listed even where no host reported the control
     starts = [_aware(h.started, f"{h.host}.json: started") for h in evidence.hosts]

@@ -109,11 +109,8 @@ def pack_contents(
         "oscal/component-definition.json": _json(component_definition(created)),
         "oscal/assessment-results.json": _json(assessment_results(site, evidence, created)),
     }
-    for ev in evidence.hosts:
-        files[f"evidence/{ev.host}.json"] = (evidence_dir / f"{ev.host}.json").read_bytes()
-    for scan in evidence.scans:
-        name = f"{scan['host']}.openscap.json"
-        files[f"evidence/openscap/{name}"] = (evidence_dir / "openscap" / name).read_bytes()
+    for rel, path in evidence.files.items():
+        files[rel] = path.read_bytes()
     files.update(_public_keys(h))
     stack = rendered_files(site)[Path(f"Pulumi.{site.cc}.yaml")]
     files[f"spec/Pulumi.{site.cc}.yaml"] = stack.encode()

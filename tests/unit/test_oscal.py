@@ -183,3 +183,12 @@ def test_hostile_scan_summary_is_an_error_naming_the_file(site: Site, tmp_path: 
     with pytest.raises(UserError, match="'counts' missing or not a dict") as info:
         load_country_evidence(tmp_path)
     assert str(bad) in str(info.value)
+
+
+def test_scan_summaries_written_next_to_the_evidence_count_too(site: Site, tmp_path: Path) -> None:
+    write_country_evidence(tmp_path, "ee")
+    (tmp_path / "openscap" / "ee-cp-1.openscap.json").rename(tmp_path / "ee-cp-1.openscap.json")
+    evidence = load_country_evidence(tmp_path)
+    assert [s["host"] for s in evidence.scans] == ["ee-cp-1"]
+    assert "evidence/openscap/ee-cp-1.openscap.json" in evidence.files
+    assert oscal_errors(assessment_results(site, evidence, WHEN)) == []
