@@ -68,6 +68,7 @@ class Pack:
     folder: Path
     tarball: Path
     files: int
+    """Files listed in the manifest (the manifest and its signature come on top)."""
     absent: dict[str, str]
     fingerprint: str
     """SHA-256 of the signing key (DER SubjectPublicKeyInfo): what an auditor pins with --fingerprint."""
@@ -142,6 +143,7 @@ def write_pack(site: Site, evidence_dir: Path, out: Path, created: dt.datetime |
         ).encode()
         manifest = manifest_bytes(site.cc, moment.isoformat(), files, absent)
         signature = sign(manifest, signer)
+    listed = len(files)
     files[MANIFEST] = manifest
     files[SIGNATURE] = signature
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +166,7 @@ def write_pack(site: Site, evidence_dir: Path, out: Path, created: dt.datetime |
     tmp = tarball.with_name(f".{tarball.name}.tmp")
     tmp.write_bytes(tarball_bytes(final, name))
     os.replace(tmp, tarball)
-    return Pack(final, tarball, len(files), absent, fingerprint(signer.public_key()))
+    return Pack(final, tarball, listed, absent, fingerprint(signer.public_key()))
 
 
 def tarball_bytes(folder: Path, prefix: str) -> bytes:

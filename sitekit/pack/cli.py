@@ -64,7 +64,7 @@ def _pack(args: argparse.Namespace, cc: str) -> int:
     evidence = (args.evidence or state_dir() / "evidence" / cc).resolve()
     out = (args.out or state_dir() / "packs").resolve()
     pack = write_pack(site, evidence, out)
-    print(f"{cc}: pack of {pack.files} files signed with {cc}'s signing key, sha256:{pack.fingerprint}")
+    print(f"{cc}: {pack.files} files listed in a manifest signed with {cc}'s signing key, sha256:{pack.fingerprint}")
     for slot, reason in sorted(pack.absent.items()):
         print(f"  empty slot {slot}: {reason}")
     print(f"folder:  {pack.folder}\ntarball: {pack.tarball}")

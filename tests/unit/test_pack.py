@@ -192,7 +192,10 @@ def test_tarball_is_deterministic_and_verifies(state: Path, pack: Path, tmp_path
     with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as tar:
         members = tar.getmembers()
     names = [m.name for m in members]
-    assert names == sorted(names, key=lambda n: n.split("/")) or names[0] == "cl-pack"
+    assert names[0] == "cl-pack" and names[1:] == sorted(names[1:]) and len(set(names)) == len(names)
+    assert {m.name for m in members if m.isfile()} == {
+        f"cl-pack/{p.relative_to(pack).as_posix()}" for p in pack.rglob("*") if p.is_file()
+    }
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
     out = unpack(state / "packs" / "cl-pack.tar.gz", tmp_path / "x")
     assert verify_pack(out).country == "cl"
@@ -264,6 +267,21 @@ def test_cli_exit_codes(
         main(["pack", "../etc"])
     assert info.value.code == 2
     assert main(["pack", "verify", str(pack / "nowhere")]) == 2
+
+
+def test_cli_writes_a_pack_that_verifies_by_fingerprint(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SITEKIT_STATE", str(state))
+    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", PASSPHRASE)
+    sites = ["--sites", str(REPO / "sites")]
+    assert main([*sites, "pack", "cl", "--out", str(tmp_path), "--evidence", str(state / "evidence" / "cl")]) == 0
+    out = capsys.readouterr().out
+    fp = out.split("sha256:")[1].split()[0]
+    assert "empty slot journal/checkpoint: no journal in this build" in out
+    assert main(["pack", "verify", str(tmp_path / "cl-pack.tar.gz"), "--fingerprint", fp]) == 0
+    assert "signing key sha256:" + fp in capsys.readouterr().out
+    assert main(["pack", "verify", str(tmp_path / "cl-pack"), "--fingerprint", "00" * 32]) == 1
 
 
 def test_pack_without_evidence_names_the_folder(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
