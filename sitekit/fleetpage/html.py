@@ -29,7 +29,8 @@ svg.chart text{font:12px system-ui,sans-serif;fill:#1d2430}svg.chart text.axis{f
 svg.chart text.muted{fill:#6b7785}svg.chart .track{fill:#eceff3}svg.chart .bar.good{fill:#2f9e5b}
 svg.chart .bar.warn{fill:#d98c1f}svg.chart .lane{stroke:#c3ccd6;stroke-width:1}
 svg.chart .window{fill:#fdebc8;opacity:.8}svg.chart circle.key{fill:#3b6fb6}svg.chart circle.due{fill:#d92d20}
-svg.chart circle.later{fill:#9aa5b1}details{margin:4px 0}summary{cursor:pointer}
+svg.chart circle.later{fill:#9aa5b1}svg.chart text.count{font-size:10px;fill:#52606d}
+details{margin:4px 0}summary{cursor:pointer}
 """
 
 

@@ -74,13 +74,20 @@ def key_timeline(countries: list[Country], now: dt.datetime, span_days: int = 73
         if c.keys is None:
             out.append(f'<text class="muted" x="{left + 8}" y="{mid + 4}">no key state on this machine</text>')
             continue
+        groups: dict[tuple[float, str], list[str]] = {}
         for k in sorted(c.keys, key=lambda k: k.not_after):
             cls = "due" if k.in_window else ("later" if k.not_after > end else "key")
             days = (k.not_after - now).days
+            line = f"{k.kind} {k.name} ({k.state}) expires {k.not_after:%Y-%m-%d}, in {days} days"
+            groups.setdefault((round(x_of(k.not_after) / 6) * 6, cls), []).append(line)
+        for (x, cls), lines in groups.items():
+            # Keys made together expire together: one mark per 6 px, with how many and which.
             out.append(
-                f'<circle class="{cls}" cx="{x_of(k.not_after)}" cy="{mid}" r="5"><title>{escape(k.kind)} '
-                f"{escape(k.name)} ({escape(k.state)}) expires {k.not_after:%Y-%m-%d}, in {days} days</title></circle>"
+                f'<circle class="{cls}" cx="{x}" cy="{mid}" r="{5 if len(lines) == 1 else 7}">'
+                f"<title>{escape(chr(10).join(lines))}</title></circle>"
             )
+            if len(lines) > 1:
+                out.append(f'<text class="count" x="{x}" y="{mid - 10}" text-anchor="middle">{len(lines)}</text>')
     axis_y = 10 + len(countries) * lane_h + 14
     for months in range(0, span_days // 30 + 1, 6):
         moment = now + dt.timedelta(days=months * 30.4)

@@ -219,3 +219,68 @@ def test_page_renders_in_a_real_browser(page: Path, tmp_path: Path, monkeypatch:
 
     if os.environ.get("SITEKIT_UPDATE_SCREENSHOT") == "1":
         (REPO / "docs" / "fleet-page.png").write_bytes(png)
+
+
+def _country(**over: Any) -> Any:
+    from sitekit.fleetpage.model import Country
+
+    base: dict[str, Any] = dict(
+        cc="ee",
+        name="Estonia",
+        cells={},
+        skipped=[],
+        deviations=[],
+        scans=[],
+        newest=None,
+        keys=None,
+        rotation_window_days=30,
+        render="up to date",
+        plan="not planned",
+        plan_ok=None,
+        journal="none",
+        hosts=0,
+    )
+    base.update(over)
+    return Country(**base)
+
+
+def test_timeline_marks_keys_inside_the_rotation_window() -> None:
+    from sitekit.fleetpage.model import KeyMark
+    from sitekit.fleetpage.svg import key_timeline
+
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    keys = [
+        KeyMark("intermediate", "etcd-1", "active", now + dt.timedelta(days=10), True),
+        KeyMark("intermediate", "ingress-1", "active", now + dt.timedelta(days=10), True),
+        KeyMark("root-ca", "root", "active", now + dt.timedelta(days=3650), False),
+        KeyMark("data-key", "k1", "active", now + dt.timedelta(days=200), False),
+    ]
+    svg = key_timeline([_country(keys=keys), _country(cc="ke", name="Kenya")], now)
+    assert svg.count('class="due"') == 1 and ">2</text>" in svg  # two due keys, one mark, counted
+    assert "etcd-1" in svg and "ingress-1" in svg
+    assert svg.count('class="later"') == 1 and svg.count('class="key"') == 1
+    assert "no key state on this machine" in svg
+
+
+def test_scan_bars_show_the_ratio() -> None:
+    from sitekit.fleetpage.svg import scan_bars
+
+    svg = scan_bars([_country(scans=[("ee-cp-1", 0.75, {"pass": 75, "fail": 25})])])
+    assert "75.0%" in svg and 'class="bar warn"' in svg and 'width="315.0"' in svg
+
+
+def test_plan_status_from_the_plan_summary(tmp_path: Path) -> None:
+    from sitekit.errors import UserError
+    from sitekit.fleetpage.model import _plan
+
+    assert _plan(tmp_path, "ee") == ("not planned on this machine", None)
+    folder = tmp_path / "build" / "plan" / "ee"
+    folder.mkdir(parents=True)
+    (folder / "plan.json").write_text(json.dumps({"ok": True, "objects": {"Pod": 2, "Service": 1}}))
+    text, ok = _plan(tmp_path, "ee")
+    assert ok is True and text.startswith("ok: 3 objects")
+    (folder / "plan.json").write_text(json.dumps({"ok": False, "admission_failures": ["a"], "errors": ["b"]}))
+    assert _plan(tmp_path, "ee")[0].startswith("failed: 2 problem(s)")
+    (folder / "plan.json").write_text("{broken")
+    with pytest.raises(UserError, match=r"plan\.json: unreadable plan summary"):
+        _plan(tmp_path, "ee")
