@@ -119,6 +119,14 @@ def pack_files(folder: Path) -> dict[str, Path]:
     return out
 
 
+def _carried_key(path: Path) -> ec.EllipticCurvePublicKey:
+    """The public key the pack carries; unreadable means it was changed (a check failure naming it)."""
+    try:
+        return load_public_key(path.read_bytes(), SIGNING_KEY)
+    except UserError as exc:
+        raise CheckFailed(f"{exc} (changed)") from exc
+
+
 def verify_pack(
     folder: Path, *, trusted_key: ec.EllipticCurvePublicKey | None = None, trusted_fingerprint: str | None = None
 ) -> Verified:
@@ -138,11 +146,10 @@ def verify_pack(
     carried_path = folder / SIGNING_KEY
     if not carried_path.is_file():
         raise CheckFailed(f"{SIGNING_KEY}: missing from the pack")
-    carried = load_public_key(carried_path.read_bytes(), SIGNING_KEY)
-    key = trusted_key or carried
-    if trusted_fingerprint and fingerprint(carried) != trusted_fingerprint.lower().replace(":", ""):
+    key = trusted_key or _carried_key(carried_path)
+    if trusted_fingerprint and fingerprint(key) != trusted_fingerprint.lower().replace(":", ""):
         raise CheckFailed(
-            f"{SIGNING_KEY}: the pack's signing key {fingerprint(carried)} is not the trusted key {trusted_fingerprint}"
+            f"{SIGNING_KEY}: the pack's signing key {fingerprint(key)} is not the trusted key {trusted_fingerprint}"
         )
     if sig.get("algorithm") != ALGORITHM:
         raise CheckFailed(f"{SIGNATURE}: unknown algorithm {sig.get('algorithm')!r}")
@@ -173,7 +180,7 @@ def verify_pack(
             f"{added[0]}: not in the signed manifest (added)"
             + (f", and {len(added) - 1} more" if len(added) > 1 else "")
         )
-    if trusted_key is not None and fingerprint(carried) != fingerprint(trusted_key):
+    if trusted_key is not None and fingerprint(_carried_key(carried_path)) != fingerprint(trusted_key):
         raise CheckFailed(f"{SIGNING_KEY}: the pack carries a different key than the trusted one")
     absent = manifest.get("absent") or {}
     return Verified(

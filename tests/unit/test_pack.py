@@ -289,3 +289,15 @@ def test_pack_without_evidence_names_the_folder(state: Path, tmp_path: Path, mon
     monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", PASSPHRASE)
     with pytest.raises(UserError, match=r"no evidence for cl under .*/nothing"):
         write_pack(_site("cl"), tmp_path / "nothing", tmp_path / "out", WHEN)
+
+
+def test_a_changed_signing_key_fails_naming_it(state: Path, pack: Path) -> None:
+    path = pack / SIGNING_KEY
+    lines = path.read_bytes().splitlines(keepends=True)
+    body = bytearray(lines[1])
+    body[10] = ord("A") if body[10] != ord("A") else ord("B")
+    path.write_bytes(b"".join([lines[0], bytes(body), *lines[2:]]))
+    with pytest.raises(CheckFailed, match=r"^(keys/signing-key\.pub\.pem: |manifest\.json: signature)"):
+        verify_pack(pack)
+    with pytest.raises(CheckFailed, match=r"^keys/signing-key\.pub\.pem: content differs"):
+        verify_pack(pack, trusted_key=_cl_key(state))  # type: ignore[arg-type]
