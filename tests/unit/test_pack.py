@@ -301,3 +301,14 @@ def test_a_changed_signing_key_fails_naming_it(state: Path, pack: Path) -> None:
         verify_pack(pack)
     with pytest.raises(CheckFailed, match=r"^keys/signing-key\.pub\.pem: content differs"):
         verify_pack(pack, trusted_key=_cl_key(state))  # type: ignore[arg-type]
+
+
+def test_same_inputs_same_pack_but_the_signature(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITEKIT_STATE", str(state))
+    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", PASSPHRASE)
+    again = write_pack(_site("cl"), state / "evidence" / "cl", tmp_path, WHEN).folder
+    first = state / "packs" / "cl-pack"
+    names = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file())
+    differ = [n for n in names if (first / n).read_bytes() != (again / n).read_bytes()]
+    assert differ == [SIGNATURE]  # ECDSA signatures are randomised; everything signed is reproducible
