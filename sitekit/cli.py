@@ -29,6 +29,7 @@ _AREAS = (
     "sitekit.pki.cli",
     "sitekit.lab.cli",
     "sitekit.report.cli",
+    "sitekit.pack.cli",
     "sitekit.engine.cli",
     "sitekit.access.cli",
     "sitekit.journal.cli",

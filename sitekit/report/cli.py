@@ -73,6 +73,7 @@ def register(subparsers: Any) -> None:
     r = subparsers.add_parser("report", help="fleet view of the evidence of every country")
     r.add_argument("--evidence", type=Path, help="evidence root (default: $SITEKIT_STATE/evidence)")
     r.add_argument("--json", action="store_true", help="print the fleet view as JSON")
+    r.add_argument("--html", type=Path, metavar="DIR", help="also write DIR/fleet.html, one self-contained page")
     r.set_defaults(func=cmd_report)
 
 
@@ -137,6 +138,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sitekit.report.fleet import fleet_view, render_fleet
 
     root = (args.evidence or state_dir() / "evidence").resolve()
+    if args.html:
+        from sitekit.fleetpage.cli import write_fleet_page
+
+        write_fleet_page(args, root)
     view = fleet_view(root)
     if args.json:
         print(json.dumps(view, indent=2))

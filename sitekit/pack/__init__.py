@@ -1,0 +1,1 @@
+"""`sitekit pack`: a country's assurance pack for its auditors, signed, verifiable offline."""
