@@ -1,5 +1,5 @@
 """Assemble a country's pack: OSCAL documents, evidence, public key material, spec digest, rendered stack
-config, the slots of parts not in this build; then the signed manifest, the folder and the tarball.
+config, the journal's latest checkpoint and the access map; then the signed manifest, folder and tarball.
 
 Nothing secret enters a pack: key material is read from the public files of the key state (certificates,
 SSH CA public keys, the signing key's public half), and the stack config is rendered afresh from the spec
@@ -55,6 +55,9 @@ where the fingerprint is the one {CC} published for its signing key (SHA-256 of 
 - keys/                             public key material: trust bundle, SSH CA public keys, the signing key,
                                     key expiries (status.json)
 - spec/                             the spec digest and the rendered Pulumi stack config (no secrets)
+- journal/checkpoint.txt            the operations journal's latest signed checkpoint: check the journal
+                                    with `sitekit journal verify {cc} --checkpoint journal/checkpoint.txt`
+- access/map.json                   who holds which power over the site (`sitekit access {cc} --json`)
 
 Empty slots (listed under "absent" in the manifest, with the reason):
 {absent}
@@ -102,7 +105,12 @@ def _json(doc: object) -> bytes:
 
 
 def pack_contents(
-    site: Site, h: Hierarchy, evidence_dir: Path, created: dt.datetime
+    site: Site,
+    h: Hierarchy,
+    evidence_dir: Path,
+    created: dt.datetime,
+    root: Path | None = None,
+    sites: Path | None = None,
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Pack path -> bytes of every file except README, manifest and signature; and the absent slots."""
     evidence = load_country_evidence(evidence_dir)
@@ -118,7 +126,7 @@ def pack_contents(
     files["spec/digest.txt"] = f"sha256:{site_digest(site)}\n".encode()
     absent: dict[str, str] = {}
     for slot, fill in SLOTS.items():
-        got = fill(site)
+        got = fill(site, root, sites)
         if isinstance(got, Absent):
             absent[slot] = got.reason
         else:
@@ -126,12 +134,22 @@ def pack_contents(
     return files, absent
 
 
-def write_pack(site: Site, evidence_dir: Path, out: Path, created: dt.datetime | None = None) -> Pack:
-    """Write `<out>/<cc>-pack/` and `<out>/<cc>-pack.tar.gz` (replacing an older pack of the country)."""
+def write_pack(
+    site: Site,
+    evidence_dir: Path,
+    out: Path,
+    created: dt.datetime | None = None,
+    root: Path | None = None,
+    sites: Path | None = None,
+) -> Pack:
+    """Write `<out>/<cc>-pack/` and `<out>/<cc>-pack.tar.gz` (replacing an older pack of the country).
+
+    `root` and `sites` (the project folder and the spec) let the access map be derived into the pack.
+    """
     moment = (created or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     with Hierarchy.open(site) as h:
         h.require()
-        files, absent = pack_contents(site, h, evidence_dir, moment)
+        files, absent = pack_contents(site, h, evidence_dir, moment, root, sites)
         signer = h.backend.signer(MODEL_SIGNING)
         files["README.md"] = README.format(
             name=site.identity.name,

@@ -7,19 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sitekit.context import CommandContext, country_code
 from sitekit.errors import UserError
 from sitekit.paths import state_dir
-from sitekit.spec.models import Site
-
-
-def _site(args: argparse.Namespace, cc: str) -> Site:
-    from sitekit.cli import default_sites
-    from sitekit.spec import SpecError, load_fleet
-
-    try:
-        return load_fleet(default_sites(args)).site(cc)
-    except SpecError as exc:
-        raise UserError(str(exc)) from exc
 
 
 def register(subparsers: Any) -> None:
@@ -42,8 +32,6 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sitekit.cli import country_code
-
     if args.target == "verify":
         if args.path is None:
             args.parser.error("pack verify needs the pack folder or tarball")
@@ -60,10 +48,11 @@ def _run(args: argparse.Namespace) -> int:
 def _pack(args: argparse.Namespace, cc: str) -> int:
     from sitekit.pack.build import write_pack
 
-    site = _site(args, cc)
+    ctx = CommandContext.of(args)
+    site = ctx.site(cc)
     evidence = (args.evidence or state_dir() / "evidence" / cc).resolve()
     out = (args.out or state_dir() / "packs").resolve()
-    pack = write_pack(site, evidence, out)
+    pack = write_pack(site, evidence, out, root=ctx.root, sites=ctx.sites)
     print(f"{cc}: {pack.files} files listed in a manifest signed with {cc}'s signing key, sha256:{pack.fingerprint}")
     for slot, reason in sorted(pack.absent.items()):
         print(f"  empty slot {slot}: {reason}")

@@ -34,11 +34,12 @@ class IngressTlsArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
-def issue(site: Site, hosts: tuple[str, ...]) -> tuple[str, str]:
+def issue(site: Site, hosts: tuple[str, ...], *, offline_plan: bool = False) -> tuple[str, str]:
     """Ask `sitekit.pki` for a leaf covering `hosts`; raise `IngressTlsUnavailable` if it cannot.
 
-    During a `pulumi preview` nothing is issued or written to disk: a stored leaf is reused, or the Secret
-    is previewed with a marked pending value that `pulumi up` replaces with a real certificate.
+    During a `pulumi preview` or an offline plan (`sitekit plan`, `sitekit access`) nothing is issued or
+    written to disk: a stored leaf is reused, or the Secret is declared with a marked pending value that
+    `pulumi up` replaces with a real certificate. Only `pulumi up` issues.
     """
     try:
         from sitekit.pki import ingress_tls, stored_ingress_tls  # imported here: optional until keys exist
@@ -46,7 +47,7 @@ def issue(site: Site, hosts: tuple[str, ...]) -> tuple[str, str]:
         raise IngressTlsUnavailable(
             f"sitekit.pki.ingress_tls is not available ({exc}); the ingress certificate cannot be issued"
         ) from exc
-    preview = pulumi.runtime.is_dry_run()
+    preview = pulumi.runtime.is_dry_run() or offline_plan
     try:
         found = stored_ingress_tls(site, list(hosts)) if preview else ingress_tls(site, list(hosts))
     except Exception as exc:  # pki raises UserError when the hierarchy is missing; keep its message
@@ -67,7 +68,7 @@ class IngressTls(pulumi.ComponentResource):
         self.secret_name = args.secret_name
         self.placeholder = False
         try:
-            fullchain, key = issue(args.site, args.hosts)
+            fullchain, key = issue(args.site, args.hosts, offline_plan=args.allow_placeholder)
         except IngressTlsUnavailable as exc:
             if not args.allow_placeholder:
                 raise

@@ -56,7 +56,9 @@ def test_no_secret_value_reaches_disk(
     import sitekit.pki
 
     key = "-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYBYTES\n-----END PRIVATE KEY-----\n"
-    monkeypatch.setattr(sitekit.pki, "ingress_tls", lambda s, names: ("CHAIN", key))
+    # The offline plan reuses a stored certificate and never issues one: give it a stored one to redact.
+    monkeypatch.setattr(sitekit.pki, "stored_ingress_tls", lambda s, names: ("CHAIN", key))
+    monkeypatch.setattr(sitekit.pki, "ingress_tls", lambda s, names: pytest.fail("the offline plan issued a leaf"))
     out = tmp_path / site.cc
     result = plan_site(site, out, stacks_dir)
     assert not result.recording.warnings

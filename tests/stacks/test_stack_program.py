@@ -105,3 +105,20 @@ def test_every_object_of_the_stack_forces_its_fields_back(fleet: Fleet, stacks_d
         # The transformation adds to the annotations a component wrote; it never replaces them.
         tls = [r for r in objects if r.type == "kubernetes:core/v1:Secret" and "tls" in r.name]
         assert tls and all("sitekit.io/tls-hosts" in r.props["metadata"]["annotations"] for r in tls)
+
+
+def test_an_offline_plan_issues_no_certificate(  # type: ignore[no-untyped-def]
+    fleet: Fleet, stacks_dir, repo_root, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sitekit plan` and `sitekit access` run the program offline: they read the key state, never write it."""
+    from sitekit.cli import main
+
+    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path))
+    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "offline-plan-test-passphrase")
+    assert main(["--sites", str(repo_root / "sites"), "keys", "init", "cl"]) == 0
+    keys = tmp_path / "keys" / "cl"
+    before = sorted(p.relative_to(keys) for p in keys.rglob("*"))
+    rec = run_program(stacks_dir, "cl", stack_config(fleet.site("cl")))
+    assert sorted(p.relative_to(keys) for p in keys.rglob("*")) == before
+    tls = [r for r in rec.resources if r.type == "kubernetes:core/v1:Secret" and "tls" in r.name]
+    assert tls and all("PENDING" in str(r.props["stringData"]["tls.crt"]) for r in tls), [r.props for r in tls]
