@@ -158,6 +158,9 @@ def test_findings_name_each_failing_algorithm() -> None:
 def test_ssh_audit_finds_no_failure_and_no_warning(keyed: Lab, host: str) -> None:
     rc, report = _audit(keyed, host)
     problems = findings(report)
+    offered = [e["algorithm"] + (f" (CA {e['ca_algorithm']})" if e.get("ca_algorithm") else "") for e in report["key"]]
+    first = report["kex"][0]["algorithm"]
+    print(f"\nssh-audit {host}: exit {rc}, {len(problems)} fail/warn, kex {first} first, host keys {offered}")
     assert not problems, f"ssh-audit on {host}:\n" + "\n".join(problems)
     assert rc == 0, f"ssh-audit on {host} exited {rc} without naming a fail or warn note: {report}"
     kex = [e["algorithm"] for e in report["kex"]]
