@@ -162,3 +162,21 @@ def test_key_types_that_is_not_a_mapping_is_an_error(legacy: Hierarchy) -> None:
     legacy.meta["ssh"]["ssh-user-ca"]["key_types"] = ["ed25519"]
     with pytest.raises(UserError, match=r"ssh\.ssh-user-ca\.key_types must be a mapping"):
         sign_user(legacy, _pub(), ["sre-admin"], "mallory")
+
+
+def test_status_names_each_ssh_ca_key_type_and_the_p384_one_to_rotate(
+    legacy: Hierarchy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sitekit.cli import main
+    from sitekit.pki import ssh, status
+
+    assert {r.name: r.kind for r in status.rows(legacy)}["ssh-host-ca-1"] == "ssh-ca:p384"
+    assert main(["--sites", str(REPO / "sites"), "keys", "status", "cl"]) == 0
+    err = capsys.readouterr().err
+    assert "ssh-host-ca-1 is an ECDSA P-384 SSH CA" in err and "sitekit keys rotate cl ssh-host-ca" in err
+
+    ssh.rotate_ca(legacy, "ssh-host-ca")
+    kinds = {r.name: r.kind for r in status.rows(legacy)}
+    assert kinds["ssh-host-ca-2"] == "ssh-ca:ed25519" and kinds["ssh-host-ca-1"] == "ssh-ca:p384"
+    assert main(["--sites", str(REPO / "sites"), "keys", "status", "cl"]) == 0
+    assert "ssh-host-ca" not in capsys.readouterr().err, "no warning once the active host CA is Ed25519"
