@@ -47,3 +47,13 @@ step "pulumi up of $cc's stack against it (engine built from Go, self-managed ba
 sitekit lab deploy "$cc"
 printf '\nThe lab is still running: ssh -F %s %s-cp-1; KUBECONFIG=%s; remove it with: %s/.venv/bin/sitekit lab down %s\n' \
   "$state/lab/$cc/ssh_config" "$cc" "$state/lab/$cc/cluster/kubeconfig" "$PWD" "$cc"
+# What a new shell needs to carry on where the demo stopped (the PIN file's path, never the PIN).
+printf '\nTo work with it from a new shell (README, "After the demo"):\n'
+printf '  cd %q && . .venv/bin/activate\n' "$PWD"
+printf '  export SITEKIT_STATE=%q\n' "$state"
+if [ -f "$pins" ]; then
+  printf '  set -a; . %q; set +a    # SITEKIT_PKCS11_PIN, which site.yml needs\n' "$pins"
+else
+  printf '  export SITEKIT_PKCS11_PIN=...    # the PIN you gave this demo; site.yml needs it\n'
+fi
+printf '  ansible-playbook -i %q playbooks/site.yml\n' "$inventory"

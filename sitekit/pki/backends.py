@@ -10,8 +10,11 @@ certificate builders accept as a private key (for the token it forwards `sign` t
 `seal`/`unseal` protect small secrets at rest (the Kubernetes data keys): with a passphrase-derived key for
 files, with an AES-256 key that never leaves the token for PKCS#11.
 
-All CA keys are ECDSA P-384: OpenSSH, Go's crypto/x509 (Kubernetes, etcd), browsers and every PKCS#11
-HSM accept it, so one algorithm serves X.509 and SSH in both backends.
+Key types: P-384 (ECDSA) is the default and the only type for X.509 CAs and signing keys, because Go's
+crypto/x509 (Kubernetes, etcd) and browsers verify no Ed25519 certificate chains and every PKCS#11 HSM
+has it. The SSH CAs are Ed25519 (`generate_key(name, "ed25519")`): OpenSSH verifies it natively and
+ssh-audit fails NIST-curve CAs. Both backends make either type; the hierarchy's metadata records which
+type each SSH CA generation is, so a P-384 SSH CA made before keeps working until it is rotated.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import abc
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -36,6 +39,24 @@ CURVE = ec.SECP384R1()
 _SEAL_FILE = b"SKS1"
 _SEAL_P11 = b"SKP1"
 _DATA_KEK = "data-kek"
+
+CAKeyType = Literal["p384", "ed25519"]
+"""Signing key types a backend can make: `p384` (ECDSA, every X.509 CA and signing key) or `ed25519`."""
+CA_KEY_TYPES: tuple[str, ...] = get_args(CAKeyType)
+DEFAULT_KEY_TYPE: CAKeyType = "p384"
+CAPublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+CASigner = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+# RFC 8410 id-Ed25519, the curve PKCS#11 3.0 names in CKA_EC_PARAMS for CKK_EC_EDWARDS keys.
+_ED25519_OID = "1.3.101.112"
+
+
+def check_key_type(value: object, where: str) -> CAKeyType:
+    """`value` as a key type, or a UserError naming `where` (a metadata field) and the types allowed."""
+    if value == "p384":
+        return "p384"
+    if value == "ed25519":
+        return "ed25519"
+    raise UserError(f"{where}: unknown key type {value!r} (expected one of {', '.join(CA_KEY_TYPES)})")
 
 
 class KeyBackend(abc.ABC):
@@ -75,6 +96,36 @@ class KeyBackend(abc.ABC):
     def describe(self, name: str) -> dict[str, Any]:
         """Facts about a key for `keys status` and the tests (location, extractable)."""
 
+    def generate_key(self, name: str, key_type: CAKeyType = DEFAULT_KEY_TYPE) -> CAPublicKey:
+        """Create a signing key `name` of `key_type` (P-384 unless told) and return its public half."""
+        if check_key_type(key_type, "key type") == "ed25519":
+            return self._generate_ed25519(name)
+        return self.generate(name)
+
+    def public_key_of(self, name: str, key_type: CAKeyType = DEFAULT_KEY_TYPE) -> CAPublicKey:
+        """The public half of `name`, a key of `key_type`."""
+        if check_key_type(key_type, "key type") == "ed25519":
+            return self._ed25519_public_key(name)
+        return self.public_key(name)
+
+    def signer_of(self, name: str, key_type: CAKeyType = DEFAULT_KEY_TYPE) -> CASigner:
+        """What the certificate builders accept as the private key of `name`, a key of `key_type`."""
+        if check_key_type(key_type, "key type") == "ed25519":
+            return self._ed25519_signer(name)
+        return self.signer(name)
+
+    @abc.abstractmethod
+    def _generate_ed25519(self, name: str) -> ed25519.Ed25519PublicKey:
+        """Create an Ed25519 signing key `name`; refuses to overwrite."""
+
+    @abc.abstractmethod
+    def _ed25519_public_key(self, name: str) -> ed25519.Ed25519PublicKey:
+        """The public half of the Ed25519 key `name`."""
+
+    @abc.abstractmethod
+    def _ed25519_signer(self, name: str) -> ed25519.Ed25519PrivateKey:
+        """An Ed25519 private key object for `name` (for the token, one that forwards `sign`)."""
+
     def export_for_backup(self, name: str) -> bytes:
         """Unencrypted PKCS#8 DER of `name` for an M-of-N backup; only backends that may export do."""
         raise UserError(f"the {self.kind} backend cannot export {name!r}: the key is non-extractable")
@@ -99,6 +150,7 @@ class FileBackend(KeyBackend):
         self._dir = directory
         self._passphrase: bytes | None = None
         self._cache: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._ed_cache: dict[str, ed25519.Ed25519PrivateKey] = {}
         self._seal_key: bytes | None = None
 
     def _path(self, name: str) -> Path:
@@ -121,7 +173,36 @@ class FileBackend(KeyBackend):
         self._store(name, key)
         return key.public_key()
 
-    def _store(self, name: str, key: ec.EllipticCurvePrivateKey) -> None:
+    def _generate_ed25519(self, name: str) -> ed25519.Ed25519PublicKey:
+        if self.has_key(name):
+            raise UserError(f"key {name!r} already exists in {self._path(name)}")
+        key = ed25519.Ed25519PrivateKey.generate()
+        self._store(name, key)
+        return key.public_key()
+
+    def _load_ed25519(self, name: str) -> ed25519.Ed25519PrivateKey:
+        cached = self._ed_cache.get(name)
+        if cached is not None:
+            return cached
+        path = self._path(name)
+        if not path.exists():
+            raise UserError(f"key {name!r} is missing ({path}); run sitekit keys init or recover")
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
+        except ValueError as exc:
+            raise UserError(f"cannot decrypt {path}: wrong {PASSPHRASE_ENV}?") from exc
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise UserError(f"{path} is not an Ed25519 key")
+        self._ed_cache[name] = key
+        return key
+
+    def _ed25519_public_key(self, name: str) -> ed25519.Ed25519PublicKey:
+        return self._load_ed25519(name).public_key()
+
+    def _ed25519_signer(self, name: str) -> ed25519.Ed25519PrivateKey:
+        return self._load_ed25519(name)
+
+    def _store(self, name: str, key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> None:
         ensure_private_dir(self._dir / "private")
         pem = key.private_bytes(
             serialization.Encoding.PEM,
@@ -129,7 +210,10 @@ class FileBackend(KeyBackend):
             serialization.BestAvailableEncryption(self._secret()),
         )
         write_private(self._path(name), pem)
-        self._cache[name] = key
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            self._ed_cache[name] = key
+        else:
+            self._cache[name] = key
 
     def _load(self, name: str) -> ec.EllipticCurvePrivateKey:
         if name in self._cache:
@@ -288,6 +372,52 @@ class _TokenEcKey(ec.EllipticCurvePrivateKey):
         return self
 
 
+class _TokenEd25519Key(ed25519.Ed25519PrivateKey):
+    """An Ed25519 private key that lives in the token: `sign` asks the token for CKM_EDDSA (pure Ed25519).
+
+    OpenSSH's certificate builder calls `sign(data)` with the whole to-be-signed blob; the token returns
+    the 64-byte signature RFC 8032 defines. Everything that would reveal the private key raises.
+    """
+
+    def __init__(self, handle: Any, public: ed25519.Ed25519PublicKey) -> None:
+        self._handle = handle
+        self._public = public
+
+    def sign(self, data: bytes | bytearray | memoryview) -> bytes:
+        from pkcs11 import Mechanism
+
+        return bytes(self._handle.sign(bytes(data), mechanism=Mechanism.EDDSA))
+
+    def public_key(self) -> ed25519.Ed25519PublicKey:
+        return self._public
+
+    def private_bytes_raw(self) -> bytes:
+        raise TypeError("the key is non-extractable: it never leaves the token")
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        raise TypeError("the key is non-extractable: it never leaves the token")
+
+    def __copy__(self) -> _TokenEd25519Key:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _TokenEd25519Key:
+        return self
+
+
+def _ed25519_from_ec_point(point: bytes) -> ed25519.Ed25519PublicKey:
+    """The Ed25519 public key in a token's CKA_EC_POINT: a DER OCTET STRING (04 20 ...) or the raw 32 bytes."""
+    if len(point) == 34 and point[0] == 0x04 and point[1] == 32:
+        point = point[2:]
+    if len(point) != 32:
+        raise UserError(f"the token returned an Ed25519 public key of {len(point)} bytes (expected 32)")
+    return ed25519.Ed25519PublicKey.from_public_bytes(point)
+
+
 _AUTO_CONFS: set[str] = set()
 
 
@@ -423,6 +553,58 @@ class Pkcs11Backend(KeyBackend):
         if handle is None:
             raise UserError(f"key {name!r} is missing from token {self.token_label}")
         return _TokenEcKey(handle, self.public_key(name))
+
+    def _generate_ed25519(self, name: str) -> ed25519.Ed25519PublicKey:
+        import pkcs11
+        from pkcs11 import Attribute, KeyType, Mechanism
+        from pkcs11.util.ec import encode_named_curve_parameters
+
+        if self.has_key(name):
+            raise UserError(f"key {name!r} already exists in token {self.token_label}")
+        session = self._open()
+        params = session.create_domain_parameters(
+            KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: encode_named_curve_parameters(_ED25519_OID)}, local=True
+        )
+        try:
+            params.generate_keypair(
+                id=hashlib.sha256(name.encode()).digest()[:16],
+                label=self._label(name),
+                store=True,
+                mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                public_template={Attribute.VERIFY: True, Attribute.TOKEN: True},
+                private_template={
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.SIGN: True,
+                    Attribute.DERIVE: False,
+                    Attribute.DECRYPT: False,
+                    Attribute.UNWRAP: False,
+                },
+            )
+        except pkcs11.PKCS11Error as exc:
+            raise UserError(
+                f"token {self.token_label} ({self.module}) cannot make Ed25519 keys"
+                f" (CKM_EC_EDWARDS_KEY_PAIR_GEN): {type(exc).__name__}"
+            ) from exc
+        return self._ed25519_public_key(name)
+
+    def _ed25519_public_key(self, name: str) -> ed25519.Ed25519PublicKey:
+        from pkcs11 import Attribute, ObjectClass
+
+        handle = self._find(name, ObjectClass.PUBLIC_KEY)
+        if handle is None:
+            raise UserError(f"key {name!r} is missing from token {self.token_label}")
+        return _ed25519_from_ec_point(bytes(handle[Attribute.EC_POINT]))
+
+    def _ed25519_signer(self, name: str) -> ed25519.Ed25519PrivateKey:
+        from pkcs11 import ObjectClass
+
+        handle = self._find(name, ObjectClass.PRIVATE_KEY)
+        if handle is None:
+            raise UserError(f"key {name!r} is missing from token {self.token_label}")
+        return _TokenEd25519Key(handle, self._ed25519_public_key(name))
 
     def _kek(self) -> Any:
         from pkcs11 import Attribute, KeyType, ObjectClass

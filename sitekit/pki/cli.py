@@ -100,6 +100,13 @@ def _status(args: argparse.Namespace) -> int:
 
         for item in escrowed(h):
             print(f"escrow: recovery key of {item.host} volume {item.volume}, sealed {item.created:%Y-%m-%d}")
+    for r in table:
+        if r.kind == "ssh-ca:p384" and r.state == "active":
+            ca = r.name.rsplit("-", 1)[0]
+            sys.stderr.write(
+                f"warning: {r.name} is an ECDSA P-384 SSH CA (ssh-audit fails NIST-curve CAs): "
+                f"`sitekit keys rotate {args.cc} {ca}` makes an Ed25519 one\n"
+            )
     warned = [r for r in table if r.warn]
     for r in warned:
         sys.stderr.write(f"warning: {r.kind} {r.name} expires {r.not_after:%Y-%m-%d}: rotate it\n")

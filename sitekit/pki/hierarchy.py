@@ -27,8 +27,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sitekit.atomic import write_private, write_public
 from sitekit.errors import UserError
-from sitekit.pki.backends import FileBackend, KeyBackend, Pkcs11Backend, select_softhsm_conf
-from sitekit.pki.layout import INTERMEDIATES, MODEL_SIGNING, ROOT, SSH_CAS, Layout
+from sitekit.pki.backends import FileBackend, KeyBackend, Pkcs11Backend, check_key_type, select_softhsm_conf
+from sitekit.pki.layout import INTERMEDIATES, MODEL_SIGNING, ROOT, SSH_CA_KEY_TYPE, SSH_CAS, Layout
 from sitekit.spec.models import Site
 
 SKEW = dt.timedelta(minutes=5)
@@ -404,10 +404,20 @@ class Hierarchy:
         for ca in SSH_CAS:
             if ca not in meta["ssh"]:
                 name = f"{ca}-1"
-                pub = backend.public_key(name) if backend.has_key(name) else backend.generate(name)
+                key_type = check_key_type(SSH_CA_KEY_TYPE, "SSH_CA_KEY_TYPE")
+                pub = (
+                    backend.public_key_of(name, key_type)
+                    if backend.has_key(name)
+                    else backend.generate_key(name, key_type)
+                )
                 line = pub.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
                 write_public(layout.ssh / f"{name}.pub", line + f" sitekit-{self.site.cc}-{ca}\n".encode())
-                meta["ssh"][ca] = {"active": 1, "generations": [1], "created": now().isoformat()}
+                meta["ssh"][ca] = {
+                    "active": 1,
+                    "generations": [1],
+                    "created": now().isoformat(),
+                    "key_types": {"1": key_type},
+                }
                 created.append(ca)
                 self.save()
         if MODEL_SIGNING not in meta:

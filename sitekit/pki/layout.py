@@ -18,6 +18,9 @@ from sitekit.paths import country_state
 
 INTERMEDIATES = ("kubernetes", "etcd", "front-proxy", "ingress")
 SSH_CAS = ("ssh-user-ca", "ssh-host-ca")
+# Key type of every new SSH CA generation. Ed25519: OpenSSH verifies it natively and ssh-audit fails CAs
+# on NIST curves. Generations made before the metadata recorded a type are P-384 (see ssh.ca_key_type).
+SSH_CA_KEY_TYPE = "ed25519"
 MODEL_SIGNING = "model-signing"
 ROOT = "root"
 

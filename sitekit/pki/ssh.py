@@ -6,6 +6,10 @@ trust one `@cert-authority` line instead of accepting unknown host keys. Both CA
 (in the token with PKCS#11); `cryptography`'s `SSHCertificateBuilder` builds the certificate and the backend
 signs it. Host certificates are reused while they stay valid for longer than the rotation window, which
 keeps the `keys` role idempotent.
+
+New CA generations are Ed25519 (`layout.SSH_CA_KEY_TYPE`); the metadata records each generation's key type
+(`ssh.<ca>.key_types`), and a generation without one is P-384, as every SSH CA was before, so a country's
+existing CA keeps signing until `sitekit keys rotate` replaces it with an Ed25519 one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from cryptography.hazmat.primitives.serialization import (
 
 from sitekit.atomic import write_public
 from sitekit.errors import UserError
+from sitekit.pki.backends import CAKeyType, check_key_type
 from sitekit.pki.hierarchy import SKEW, Hierarchy, now
+from sitekit.pki.layout import SSH_CA_KEY_TYPE
 
 USER_EXTENSIONS = (b"permit-pty",)
 _SSHPub = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
@@ -46,6 +52,23 @@ def _ca_names(h: Hierarchy, ca: str) -> list[str]:
     return [f"{ca}-{g}" for g in gens]
 
 
+def ca_key_type(h: Hierarchy, ca: str, generation: int | str) -> CAKeyType:
+    """The key type of one SSH CA generation: as recorded, or P-384 for generations older than the record."""
+    entry = h.meta.get("ssh", {}).get(ca)
+    if not entry:
+        raise UserError(f"no {ca}: run sitekit keys init {h.site.cc}")
+    types = entry.get("key_types", {})
+    if not isinstance(types, dict):
+        raise UserError(f"{h.layout.meta}: ssh.{ca}.key_types must be a mapping of generation to key type")
+    return check_key_type(types.get(str(generation), "p384"), f"{h.layout.meta}: ssh.{ca}.key_types.{generation}")
+
+
+def _active_signer(h: Hierarchy, ca: str) -> ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
+    """The private key object of the active generation of `ca`, of the type its metadata records."""
+    generation = h.meta["ssh"][ca]["active"]
+    return h.backend.signer_of(f"{ca}-{generation}", ca_key_type(h, ca, generation))
+
+
 def rotate_ca(h: Hierarchy, ca: str) -> str:
     """New active SSH CA generation; the old one stays trusted for the longest lifetime it signed."""
     h.require()
@@ -53,7 +76,8 @@ def rotate_ca(h: Hierarchy, ca: str) -> str:
     old = entry["active"]
     generation = max(entry["generations"]) + 1
     name = f"{ca}-{generation}"
-    pub = h.backend.public_key(name) if h.backend.has_key(name) else h.backend.generate(name)
+    key_type = check_key_type(SSH_CA_KEY_TYPE, "SSH_CA_KEY_TYPE")
+    pub = h.backend.public_key_of(name, key_type) if h.backend.has_key(name) else h.backend.generate_key(name, key_type)
     line = pub.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     write_public(h.layout.ssh / f"{name}.pub", line + f" sitekit-{h.site.cc}-{ca}\n".encode())
     validity = h.site.keys.validity
@@ -64,6 +88,7 @@ def rotate_ca(h: Hierarchy, ca: str) -> str:
     )
     entry.setdefault("trusted_until", {})[str(old)] = (now() + overlap).isoformat()
     entry["generations"].append(generation)
+    entry.setdefault("key_types", {})[str(generation)] = key_type
     entry["active"] = generation
     h.save()
     return name
@@ -99,7 +124,7 @@ def _sign(
 ) -> str:
     if not principals:
         raise UserError("a certificate needs at least one principal")
-    ca_name = _ca_names(h, ca)[0]
+    signer = _active_signer(h, ca)
     start = now() - SKEW
     builder = (
         SSHCertificateBuilder()
@@ -114,7 +139,7 @@ def _sign(
     if cert_type == SSHCertificateType.USER:
         for ext in USER_EXTENSIONS:
             builder = builder.add_extension(ext, b"")
-    cert = builder.sign(h.backend.signer(ca_name))
+    cert = builder.sign(signer)
     comment = f" {key_id}"
     return cert.public_bytes().decode() + comment + "\n"
 

@@ -10,6 +10,7 @@ from cryptography import x509
 from sitekit.pki.datakeys import valid_data_keys
 from sitekit.pki.hierarchy import Hierarchy, load_cert, now
 from sitekit.pki.layout import INTERMEDIATES, ROOT
+from sitekit.pki.ssh import ca_key_type
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def rows(h: Hierarchy) -> list[Row]:
         for gen in entry["generations"]:
             state = "active" if gen == entry["active"] else "overlap"
             end = dt.datetime.fromisoformat(until[str(gen)]) if str(gen) in until else None
-            out.append(_row("ssh-ca", f"{ca}-{gen}", state, end, window))
+            # the key type in the kind: a P-384 SSH CA (made before Ed25519) is one to rotate
+            out.append(_row(f"ssh-ca:{ca_key_type(h, ca, gen)}", f"{ca}-{gen}", state, end, window))
     out.append(_row("signing-key", "model-signing", "active", None, window))
     data = h.meta.get("data_keys") or {}
     live = {k["id"] for k in valid_data_keys(h)}

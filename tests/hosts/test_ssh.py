@@ -25,12 +25,13 @@ def _ctx(hostvars: dict[str, Any]) -> dict[str, str]:
     return {"user": "root", "addr": addr}
 
 
-def _subset(probe: Any, observe: Any, key: str, allowed: list[str], hostvars: dict[str, Any]) -> None:
+def _subset(probe: Any, observe: Any, key: str, allowed: list[str], hostvars: dict[str, Any]) -> list[str]:
     seen = sshd_list(probe, key, **_ctx(hostvars))
     observe(seen, allowed)
     assert seen, f"sshd -T printed no {key} (is sshd installed and its configuration valid?)"
     extra = [x for x in seen if x not in allowed]
     assert not extra, f"{key} allows {', '.join(extra)}"
+    return seen
 
 
 def test_sk_ssh_001(probe: Any, observe: Any, control: Any) -> None:
@@ -58,7 +59,10 @@ def test_sk_ssh_002(probe: Any, observe: Any, control: Any) -> None:
 
 
 def test_sk_ssh_003(probe: Any, expect: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:
-    _subset(probe, observe, "kexalgorithms", as_list(expect.get("ssh_kex_algorithms")), hostvars)
+    allowed = as_list(expect.get("ssh_kex_algorithms"))
+    seen = _subset(probe, observe, "kexalgorithms", allowed, hostvars)
+    # The role's first choice (the post-quantum hybrid) is the one sshd prefers, not merely allowed.
+    assert seen[0] == allowed[0], f"kexalgorithms start with {seen[0]}, not the role's first choice {allowed[0]}"
 
 
 def test_sk_ssh_004(probe: Any, expect: Any, observe: Any, hostvars: dict[str, Any], control: Any) -> None:

@@ -72,14 +72,14 @@ def test_full_cli_run(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 
     assert run("public", "cl") == 0
     public = json.loads(out())
-    assert public["ssh_user_ca"][0].startswith("ecdsa-sha2-nistp384 ")
+    assert public["ssh_user_ca"][0].startswith("ssh-ed25519 ")
     assert public["trust_bundle"].count("BEGIN CERTIFICATE") == 6  # root + 4 intermediates + rotated ingress
 
     host_pub = public["ssh_user_ca"][0]  # any OpenSSH public key will do as a host key here
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"pubkey": host_pub, "cert": ""})))
     assert run("sign-host", "cl", "--host", "cl-cp-1", "--json-stdin") == 0
     cert = out()
-    assert cert.startswith("ecdsa-sha2-nistp384-cert-v01@openssh.com ")
+    assert cert.startswith("ssh-ed25519-cert-v01@openssh.com ")
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"pubkey": host_pub, "cert": cert})))
     assert run("sign-host", "cl", "--host", "cl-cp-1", "--json-stdin") == 0
     assert out() == cert

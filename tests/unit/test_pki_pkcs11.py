@@ -169,3 +169,34 @@ def test_concurrent_processes_all_get_the_token(h: Hierarchy) -> None:
     ]
     results = [(w.wait(timeout=300), w.communicate()[1]) for w in workers]
     assert [err[-600:] for rc, err in results if rc != 0] == []
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed")
+def test_ssh_cas_are_ed25519_in_the_token_and_sign_certificates(h: Hierarchy, tmp_path: Path) -> None:
+    """CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA: the SSH CAs are Ed25519 keys the token signs with."""
+    import subprocess
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import SSHCertificate, load_ssh_public_identity
+
+    from sitekit.pki.ssh import ca_key_type, ca_public_lines, sign_user
+
+    assert ca_key_type(h, "ssh-user-ca", 1) == "ed25519"
+    signer = h.backend.signer_of("ssh-user-ca-1", "ed25519")
+    with pytest.raises(TypeError, match="non-extractable"):
+        signer.private_bytes_raw()
+    subject = ed25519.Ed25519PrivateKey.generate().public_key()
+    line = sign_user(
+        h,
+        subject.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode(),
+        ["sre-admin"],
+        "token-test",
+    )
+    cert = load_ssh_public_identity(line.encode())
+    assert isinstance(cert, SSHCertificate)
+    cert.verify_cert_signature()
+    ca = cert.signature_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    assert ca.decode().split()[:2] == ca_public_lines(h, "ssh-user-ca")[0].split()[:2]
+    (tmp_path / "k-cert.pub").write_text(line)
+    out = subprocess.run(["ssh-keygen", "-L", "-f", str(tmp_path / "k-cert.pub")], capture_output=True, text=True)
+    assert out.returncode == 0 and "Signing CA: ED25519 " in out.stdout, out.stderr
