@@ -146,16 +146,33 @@ def mutant_order(name: str) -> tuple[str, int]:
     return head, int(number) if number.isdigit() else -1
 
 
-def run_module(name: str, spec: dict[str, list[str]], base: Path, only: list[str] | None,
-               equivalents: dict[str, dict[str, str]]) -> Outcome:
+def count_module(name: str, spec: dict[str, list[str]], base: Path) -> int:
+    """How many mutants mutmut makes of a module, without running any test (for modules not yet measured)."""
     work = base / name
     prepare(work, spec)
+    code = "import mutmut.__main__ as m; m.create_mutants(1)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"mutation {name}: mutant generation failed:\n{proc.stderr[-2000:]}")
+    return sum(
+        len(json.loads(meta.read_text()).get("exit_code_by_key", {})) for meta in (work / "mutants").rglob("*.meta")
+    )
+
+
+def run_module(name: str, spec: dict[str, list[str]], base: Path, only: list[str] | None,
+               equivalents: dict[str, dict[str, str]], report_only: bool = False) -> Outcome:
+    work = base / name
+    if not report_only:
+        prepare(work, spec)
     state = Path(tempfile.mkdtemp(prefix="state-", dir=work))
     env = {**os.environ, "SITEKIT_STATE": str(state), "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
     names = only or []
-    proc = mutmut(work, "run", "--max-children", "1", *names, env=env)
-    (work / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
+    if not report_only:
+        proc = mutmut(work, "run", "--max-children", "1", *names, env=env)
+        (work / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
+    else:
+        proc = subprocess.CompletedProcess([], 0, "", "(--report-only: results of the last run)")
     out = Outcome(module=name, seconds=time.monotonic() - started)
     metas = list((work / "mutants").rglob("*.meta"))
     if not metas:
@@ -209,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="test only mutants whose name matches this glob (repeatable)")
     parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 if a module scores below this")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--report-only", action="store_true",
+                        help="report the last run's results again (e.g. after editing equivalents.yaml)")
+    parser.add_argument("--count", action="store_true", help="only count each module's mutants (runs no test)")
     parser.add_argument("--diffs-of", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.diffs_of:
@@ -220,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
     equivalents = load_equivalents()
     base = Path(os.environ.get("SITEKIT_MUTATION_DIR") or ROOT / ".mutation")
-    outcomes = [run_module(m, modules[m], base, args.only, equivalents) for m in args.modules or list(modules)]
+    if args.count:
+        for m in args.modules or list(modules):
+            print(f"{m}: {count_module(m, modules[m], base)} mutants")
+        return 0
+    outcomes = [run_module(m, modules[m], base, args.only, equivalents, args.report_only)
+                for m in args.modules or list(modules)]
     for out in outcomes:
         report(out)
     if args.json:

@@ -7,12 +7,13 @@ quotas: a request equal to the quota and one above it, HPA ceilings, milli-quant
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from sitekit.policy import Resource
+from sitekit.policy import POLICIES, Resource
 from sitekit.policy.isolation import check_default_deny, check_load_balancer, is_default_deny, selects_all
 from sitekit.policy.pod_security import check_namespace_labels, check_restricted
 from sitekit.policy.quotas import check_tenant_quota
@@ -362,4 +363,165 @@ def test_site_for_urn_reads_the_stack_from_any_urn_form(monkeypatch: pytest.Monk
         site_for_urn("urn:pulumi:ee::sitekit::a::b")
     with pytest.raises(Exception):  # noqa: B017 - no stack in the URN: no site
         site_for_urn("bogus")
+    _site.cache_clear()
+
+
+def test_labels_and_names_of_every_workload_kind() -> None:
+    from sitekit.policy.workloads import containers
+
+    labelled = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": []}}
+    assert pod_labels(Resource("t", "p", "u", {"kind": "Pod", **labelled})) == {"app": "x"}
+    deploy = k8s("Deployment", "d", spec={"template": {"metadata": {"labels": {"app": 2}}, "spec": {}}})
+    assert pod_labels(deploy) == {"app": "2"}
+    assert list(containers({"containers": [{"image": "i"}]})) == [("containers[0] ?", {"image": "i"})]
+    assert gpu_per_pod({"containers": [{"resources": {}}, {}]}, "nvidia.com/gpu") == 0.0
+
+
+def test_an_allowed_volume_with_every_allowed_kind_passes() -> None:
+    every = {"name": "v", **{k: {} for k in ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                                             "persistentVolumeClaim", "projected", "secret")}}
+    assert list(check_restricted(EE, pod(container(), volumes=[every]))) == []
+
+
+def test_quota_in_a_namespace_the_spec_grants_nothing() -> None:
+    ghost = [k8s("Namespace", "kube-system"), k8s("Namespace", "tenant-ghost"), quota("tenant-ghost", "1"),
+             gpu_deploy("tenant-ghost", "d", 1)]
+    found = [m for _, m in check_tenant_quota(EE, ghost)]
+    assert found == [
+        "is a tenant namespace with no tenant in the spec (so no GPU quota is granted)",
+        "requests.nvidia.com/gpu is 1, above the 0 GPUs the spec grants",
+        "tenant namespace tenant-ghost requests 1 GPUs (Deployment tenant-ghost/d), over its quota of 0",
+    ]
+
+
+def test_a_bad_except_does_not_hide_the_good_ones_after_it() -> None:
+    from sitekit.policy.residency import check_egress
+
+    block = {"cidr": "169.254.0.0/16", "except": ["bad", "fd00::/8", "169.254.169.254/32"]}
+    two = EE.model_copy(update={"residency": EE.residency.model_copy(
+        update={"address_ranges": (*EE.residency.address_ranges, IPv4Network("169.254.0.0/16"))})})
+    policy = k8s("NetworkPolicy", "n", "x", spec={"egress": [{"to": [{"ipBlock": block}]}]})
+    assert list(check_egress(two, policy)) == [
+        "egress[0].to[0]: ipBlock 169.254.0.0/16 includes the metadata address 169.254.170.2/32 without an except"
+    ]
+    outside = k8s("NetworkPolicy", "n", "x", spec={"egress": [{"to": [{"ipBlock": {"cidr": "52.0.0.0/8"}}]}]})
+    ranges = ", ".join(str(r) for r in two.residency.address_ranges)
+    assert ", " in ranges
+    assert list(check_egress(two, outside)) == [
+        f"egress[0].to[0]: ipBlock 52.0.0.0/8 is outside the country's address ranges ({ranges})"
+    ]
+
+
+def test_a_chart_from_the_repository_host_over_plain_http_is_refused() -> None:
+    """Found by mutation testing: the host clause accepted any scheme, so http:// on the in-country host passed."""
+    from sitekit.policy.supply_chain import check_charts
+
+    plain = "http://charts.ee.sovereign.example/stable"
+    assert list(check_charts(EE, release(repo=plain))) == [
+        f"chart 'metrics-server' comes from '{plain}', not from {REPO}"
+    ]
+    assert list(check_charts(EE, release(repo="oci://charts.ee.sovereign.example/charts"))) == []
+
+
+def test_images_without_a_name_and_registries_with_a_port() -> None:
+    from sitekit.policy.supply_chain import check_images, image_registry
+
+    nameless = {k: v for k, v in container().items() if k != "image"}
+    assert list(check_images(EE, pod(nameless))) == [
+        f"containers[0] c: image '' is not from the in-country registry {REG}"
+    ]
+    assert image_registry("myreg:5000/x/y") == "myreg:5000"
+    assert image_registry("localhost/x") == "localhost"
+    assert image_registry("a.b/x") == "a.b"
+    assert image_registry("user/x") == "docker.io"
+    assert image_registry("nginx") == "docker.io"
+
+
+def test_crossguard_stack_policy_reports_with_and_without_an_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulumi_policy import EnforcementLevel
+
+    from sitekit.policy.model import StackPolicy
+    from sitekit.policy.pack import _site, crossguard_policies
+
+    _site.cache_clear()
+    monkeypatch.delenv("SITEKIT_SITES", raising=False)
+    seen: list[tuple[str, str]] = []
+
+    def check(site: Any, resources: Any) -> Any:
+        seen.append((site.cc, ",".join(f"{r.type}/{r.name}" for r in resources)))
+        yield None, "about the stack"
+        yield resources[0], "about one object"
+
+    class Args:
+        def __init__(self, *resources: Any) -> None:
+            self.resources = resources
+
+    class Res:
+        resource_type = "kubernetes:core/v1:Namespace"
+        name = "n"
+        urn = "urn:pulumi:ke::sitekit::kubernetes:core/v1:Namespace::n"
+        props: ClassVar[dict[str, Any]] = {"kind": "Namespace", "metadata": {"name": "tenant-x"}}
+
+    (policy,) = crossguard_policies([StackPolicy("p", "d", check)])
+    assert policy.enforcement_level == EnforcementLevel.MANDATORY
+    reported: list[tuple[Any, ...]] = []
+    policy.validate(Args(Res()), lambda *a: reported.append(a))
+    assert seen == [("ke", "kubernetes:core/v1:Namespace/n")]
+    assert reported == [("about the stack",), ("Namespace tenant-x: about one object", Res.urn)]
+    policy.validate(Args(), lambda *a: reported.append(a))
+    assert len(reported) == 2
+    (resource_policy,) = crossguard_policies([p for p in POLICIES if p.name == "sitekit-no-public-load-balancer"])
+    assert resource_policy.enforcement_level == EnforcementLevel.MANDATORY
+    _site.cache_clear()
+
+
+def test_an_urn_without_a_stack_names_the_empty_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitekit.errors import UserError
+    from sitekit.policy.pack import _site, site_for_urn
+
+    _site.cache_clear()
+    monkeypatch.delenv("SITEKIT_SITES", raising=False)
+    with pytest.raises(UserError, match=r"^no site '' in the fleet"):
+        site_for_urn("bogus")
+    _site.cache_clear()
+
+
+def test_the_repository_url_is_quoted_without_its_trailing_slashes() -> None:
+    from sitekit.policy.supply_chain import check_charts
+
+    for url, shown in (("https://charts.ee.sovereign.example/stable/", REPO),
+                       ("https://charts.ee.sovereign.example/X/", "https://charts.ee.sovereign.example/X")):
+        repo = EE.residency.chart_repository.model_copy(update={"url": url})
+        site = EE.model_copy(update={"residency": EE.residency.model_copy(update={"chart_repository": repo})})
+        assert list(check_charts(site, release(repo="https://elsewhere.example/c"))) == [
+            f"chart 'metrics-server' comes from 'https://elsewhere.example/c', not from {shown}"
+        ]
+    assert list(check_charts(EE, release(repo="/" + REPO))) == [
+        f"chart 'metrics-server' comes from '/{REPO}', not from {REPO}"
+    ]
+
+
+def test_objects_without_a_kind_are_named_by_type_and_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitekit.policy.model import StackPolicy
+    from sitekit.policy.pack import _site, crossguard_policies
+
+    _site.cache_clear()
+    monkeypatch.delenv("SITEKIT_SITES", raising=False)
+
+    class Thing:
+        resource_type = "random:index/id:RandomId"
+        name = "rid"
+        urn = "urn:pulumi:ee::sitekit::random:index/id:RandomId::rid"
+        props: ClassVar[dict[str, Any]] = {}
+
+    def check(site: Any, resources: Any) -> Any:
+        yield resources[0], "flagged"
+
+    class Args:
+        resources = (Thing(),)
+
+    (policy,) = crossguard_policies([StackPolicy("p", "d", check)])
+    reported: list[tuple[Any, ...]] = []
+    policy.validate(Args(), lambda *a: reported.append(a))
+    assert reported == [("random:index/id:RandomId rid: flagged", Thing.urn)]
     _site.cache_clear()
