@@ -421,6 +421,7 @@ def test_a_chart_from_the_repository_host_over_plain_http_is_refused() -> None:
         f"chart 'metrics-server' comes from '{plain}', not from {REPO}"
     ]
     assert list(check_charts(EE, release(repo="oci://charts.ee.sovereign.example/charts"))) == []
+    assert list(check_charts(EE, release(repo="https://charts.ee.sovereign.example/other"))) == []
 
 
 def test_images_without_a_name_and_registries_with_a_port() -> None:
