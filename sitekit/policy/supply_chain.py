@@ -103,10 +103,13 @@ def check_charts(site: Site, resource: Resource) -> Iterator[str]:
     source = repo or chart
     if "://" in chart:
         source = chart
+    parts = urlsplit(source)
     if not (
         source.rstrip("/") == repo_url
         or source.startswith(repo_url + "/")
-        or urlsplit(source).hostname == site.residency.chart_repository.host
+        # the repository's host, over TLS only: the spec makes the chart repository https-only, since a chart
+        # fetched over plain http can be swapped in transit (OCI registries speak https too)
+        or (parts.scheme in ("https", "oci") and parts.hostname == site.residency.chart_repository.host)
     ):
         yield f"chart {chart!r} comes from {source or 'an unnamed repository'!r}, not from {repo_url}"
     version = str(props.get("version") or "")
