@@ -45,6 +45,17 @@ step "start $cc's lab control plane: etcd, kube-apiserver, controllers, kwok nod
 sitekit lab up "$cc" --tier cluster
 step "pulumi up of $cc's stack against it (engine built from Go, self-managed backend, policy pack on)"
 sitekit lab deploy "$cc"
+step "who holds which power over $cc: RBAC, SSH principals and sudo, key custody, paths out (no secret read)"
+sitekit access "$cc" --inventory "$inventory"
+step "the operations journal: sign a checkpoint, then check every record with the public key only"
+sitekit journal checkpoint "$cc"
+env -u SITEKIT_PKCS11_PIN -u SITEKIT_PKCS11_SO_PIN sitekit journal verify "$cc"
+step "write $cc's signed assurance pack (OSCAL, evidence, access map, journal checkpoint) and check it offline"
+sitekit pack "$cc" --out "$state/packs"
+sitekit pack verify "$state/packs/$cc-pack.tar.gz" --key "$state/keys/$cc/signing/model-signing.pub.pem"
+step "write the fleet page (one self-contained HTML file)"
+sitekit report --html "$state/report" >/dev/null
+printf '\npack: %s (and %s)\nfleet page: %s\n' "$state/packs/$cc-pack" "$state/packs/$cc-pack.tar.gz" "$state/report/fleet.html"
 printf '\nThe lab is still running: ssh -F %s %s-cp-1; KUBECONFIG=%s; remove it with: %s/.venv/bin/sitekit lab down %s\n' \
   "$state/lab/$cc/ssh_config" "$cc" "$state/lab/$cc/cluster/kubeconfig" "$PWD" "$cc"
 # What a new shell needs to carry on where the demo stopped (the PIN file's path, never the PIN).
