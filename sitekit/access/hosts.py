@@ -118,7 +118,7 @@ def host_groups(
             login = ("<the account Ansible connects as: ansible_user, else the controller's $USER>",)
         allow = tuple(str(g) for g in _get(expect, "ssh_allow_groups", host.name))
         sources = tuple(str(s) for s in _get(expect, "firewall_ssh_sources", host.name))
-        probe = str(_get(expect, "ssh_guard_probe_command", host.name))
+        probe = str(_get(expect, "guarded_change_probe_command", host.name))
         for group in host.groups:
             if group not in by_group:
                 continue

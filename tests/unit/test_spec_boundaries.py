@@ -31,7 +31,9 @@ def with_(site: Site, **parts: dict[str, Any]) -> Site:
 def tenants(*quotas: int, lbs: int = 0, same_name: bool = False) -> tuple[Any, ...]:
     base = EE.tenants[0]
     return tuple(
-        base.model_copy(update={"name": "t" if same_name else f"t{i}", "gpu_quota": q, "load_balancers": lbs})
+        base.model_copy(
+            update={"name": "t" if same_name else f"t{i}", "gpu_quota": q, "load_balancers": lbs, "groups": (f"g{i}",)}
+        )
         for i, q in enumerate(quotas)
     )
 
