@@ -10,6 +10,7 @@ every file created or changed. A command that fails, is refused or interrupted i
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sitekit.context import CommandContext
+from sitekit.context import CommandContext, country_code
 from sitekit.errors import CheckFailed, UserError
 from sitekit.journal.artefacts import Stamp, Watch, changes, snapshot
 from sitekit.journal.operator import operator_identity
@@ -83,6 +84,18 @@ def scope_of(ctx: CommandContext) -> Scope | None:
         evidence = ctx.state(a.cc).evidence
         out = Path(a.out).resolve() if a.out else (evidence if command == "verify" else evidence / "openscap")
         return Scope(command, {a.cc: [Watch(out)]})
+    if command == "lab" and a.lab_command == "deploy":
+        # A `pulumi up` of the country's stack: its state (the self-managed backend) is what changes.
+        deploy = ctx.state(a.cc).lab / "cluster" / "deploy"
+        return Scope("lab deploy", {a.cc: [Watch(deploy / "backend"), Watch(deploy / "passphrase", secret=True)]})
+    if command == "pack" and a.target != "verify":
+        # The signed assurance pack leaves the site: its digests are journalled with the command.
+        try:
+            cc = country_code(a.target)
+        except argparse.ArgumentTypeError:
+            return None  # not a country code: the command refuses it (exit 2) and writes nothing
+        out = Path(a.out).resolve() if a.out else ctx.state(cc).base / "packs"
+        return Scope("pack", {cc: [Watch(out / f"{cc}-pack"), Watch(out / f"{cc}-pack.tar.gz")]})
     if command == "lab" and a.lab_command in ("up", "down"):
         if a.cc:
             codes = [a.cc]

@@ -226,6 +226,8 @@ ISSUE_COMMANDS = [
     ["scan", "cl"],
     ["lab", "up", "cl"],
     ["lab", "down", "cl"],
+    ["lab", "deploy", "cl"],
+    ["pack", "cl"],
 ]
 READ_ONLY = [
     ["keys", "status", "cl"],
@@ -238,6 +240,8 @@ READ_ONLY = [
     ["lab", "status"],
     ["report"],
     ["journal", "verify", "cl"],
+    ["pack", "verify", "cl-pack.tar.gz"],
+    ["access", "cl"],
 ]
 
 
