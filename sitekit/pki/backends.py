@@ -184,15 +184,9 @@ class FileBackend(KeyBackend):
         cached = self._ed_cache.get(name)
         if cached is not None:
             return cached
-        path = self._path(name)
-        if not path.exists():
-            raise UserError(f"key {name!r} is missing ({path}); run sitekit keys init or recover")
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
-        except ValueError as exc:
-            raise UserError(f"cannot decrypt {path}: wrong {PASSPHRASE_ENV}?") from exc
+        key = self._read_private(name)
         if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise UserError(f"{path} is not an Ed25519 key")
+            raise UserError(f"{self._path(name)} is not an Ed25519 key")
         self._ed_cache[name] = key
         return key
 
@@ -215,18 +209,22 @@ class FileBackend(KeyBackend):
         else:
             self._cache[name] = key
 
-    def _load(self, name: str) -> ec.EllipticCurvePrivateKey:
-        if name in self._cache:
-            return self._cache[name]
+    def _read_private(self, name: str) -> object:
+        """The decrypted private key stored as `name`, whatever its type; missing or undecryptable is an error."""
         path = self._path(name)
         if not path.exists():
             raise UserError(f"key {name!r} is missing ({path}); run sitekit keys init or recover")
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
+            return serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
         except ValueError as exc:
             raise UserError(f"cannot decrypt {path}: wrong {PASSPHRASE_ENV}?") from exc
+
+    def _load(self, name: str) -> ec.EllipticCurvePrivateKey:
+        if name in self._cache:
+            return self._cache[name]
+        key = self._read_private(name)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise UserError(f"{path} is not an EC key")
+            raise UserError(f"{self._path(name)} is not an EC key")
         self._cache[name] = key
         return key
 
