@@ -28,7 +28,7 @@ _AREAS = (
     "sitekit.plan.cli",
     "sitekit.pki.cli",
     "sitekit.lab.cli",
-    "sitekit.report.cli",
+    "sitekit.verify.cli",
     "sitekit.pack.cli",
     "sitekit.engine.cli",
     "sitekit.access.cli",

@@ -62,7 +62,7 @@ def planned_objects(site: Site, root: Path) -> tuple[list[dict[str, Any]], list[
 def rendered_inventory(site: Site, path: Path) -> dict[str, Any]:
     """An inventory (`inventories/<cc>/`, or the lab's copy of it) as Ansible reads it; refused if it was
     rendered from another spec."""
-    from sitekit.report.inventory import load_inventory
+    from sitekit.hostchecks.inventory import load_inventory
 
     data = load_inventory(path)
     digests = {

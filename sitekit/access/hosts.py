@@ -1,7 +1,7 @@
 """Host access from the rendered inventory: SSH principals and sudo per host group, and host egress.
 
 Every value comes from the roles' own defaults rendered against each host's inventory variables
-(`sitekit.report.expect.Expectations`, Ansible's templar), exactly as a play computes them:
+(`sitekit.hostchecks.expect.Expectations`, Ansible's templar), exactly as a play computes them:
 `keys_ssh_principals` is what the keys role writes into the `AuthorizedPrincipalsFile`, `ssh_allow_groups`
 and `firewall_ssh_sources` say who may connect and from where, `firewall_egress` and
 `firewall_extra_output_rules` are the host firewall's output accepts. Sudo rights are read from the
@@ -19,7 +19,7 @@ from typing import Any
 
 from sitekit.access.model import HostGroupAccess, NetworkPath
 from sitekit.errors import UserError
-from sitekit.report.expect import Expectations, MissingExpectation
+from sitekit.hostchecks.expect import Expectations, MissingExpectation
 
 SUDOERS_TEMPLATE = Path("baseline") / "templates" / "sudoers-sitekit.j2"
 _DADDR = re.compile(r"\bip\s+daddr\s+(\{[^}]*\}|\S+)")
@@ -36,7 +36,7 @@ class InventoryHostVars:
 
 def inventory_hosts(data: Mapping[str, Any]) -> list[InventoryHostVars]:
     """Hosts of `ansible-inventory --list` JSON with their groups and variables."""
-    from sitekit.report.inventory import hosts_of
+    from sitekit.hostchecks.inventory import hosts_of
 
     return [InventoryHostVars(h.name, h.groups, h.variables) for h in hosts_of(dict(data))]
 

@@ -30,8 +30,8 @@ from sitekit.controls import Control, controls_by_id
 from sitekit.errors import UserError
 from sitekit.oscal.component import checked, prop
 from sitekit.oscal.ids import stable_uuid
-from sitekit.report.evidence import HostEvidence
 from sitekit.spec.models import Site
+from sitekit.verify.evidence import HostEvidence
 
 _METHOD = {"verify": "TEST", "scan": "TEST"}
 _STATE = {"passed": "satisfied", "failed": "not-satisfied", "error": "not-satisfied"}

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sitekit.report.evidence import HostEvidence, load_evidence
+from sitekit.verify.evidence import HostEvidence, load_evidence
 
 
 def _collect(root: Path) -> list[HostEvidence]:

@@ -1,6 +1,6 @@
 """Host checks: one test per control of sitekit/controls.yaml, run by `sitekit verify` or by hand:
 
-    pytest tests/hosts -p sitekit.report.plugin --hosts='ansible://all' --ansible-inventory=inventories/ee
+    pytest tests/hosts -p sitekit.verify.plugin --hosts='ansible://all' --ansible-inventory=inventories/ee
 
 Conventions every check follows:
 - the test function's name is the catalogue's `check`; this conftest parametrizes it with the control(s)
@@ -28,11 +28,11 @@ from typing import Any
 
 import pytest
 
-from sitekit.report.catalogue import Control, host_role_of, load_controls
-from sitekit.report.expect import Expectations
+from sitekit.hostchecks.catalogue import Control, host_role_of, load_controls
+from sitekit.hostchecks.expect import Expectations
 
 try:
-    from sitekit.report.plugin import FACTS
+    from sitekit.verify.plugin import FACTS
 except ImportError:  # pragma: no cover - plugin missing only in broken installs
     FACTS = None
 

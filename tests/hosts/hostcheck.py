@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sitekit.report.expect import MissingExpectation
+from sitekit.hostchecks.expect import MissingExpectation
 
 
 def check_sysctls(probe: Any, observe: Callable[..., None], expected: dict[str, Any]) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitekit.report.nft import Path as AcceptPath
-from sitekit.report.nft import Ruleset, control_icmp_only, new_connection_paths, overlaps_any, within_any
+from sitekit.hostchecks.nft import Path as AcceptPath
+from sitekit.hostchecks.nft import Ruleset, control_icmp_only, new_connection_paths, overlaps_any, within_any
 
 
 def _ruleset(probe: Any) -> Ruleset:

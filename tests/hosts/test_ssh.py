@@ -11,7 +11,7 @@ from typing import Any
 
 from hostcheck import as_list, mode_at_most, sshd_list, sshd_value, stat_many
 
-from sitekit.report.expect import MissingExpectation
+from sitekit.hostchecks.expect import MissingExpectation
 
 MAIN = "/etc/ssh/sshd_config"
 DROPIN_DIR = "/etc/ssh/sshd_config.d"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sitekit.report.evidence import HostEvidence, write_evidence
-from sitekit.report.openscap import ScanResult
+from sitekit.scan.openscap import ScanResult
+from sitekit.verify.evidence import HostEvidence, write_evidence
 
 T0 = "2026-11-30T10:00:00+00:00"
 T1 = "2026-11-30T10:00:42+00:00"

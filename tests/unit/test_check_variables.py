@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sitekit.report.expect import ROLES, Expectations
+from sitekit.hostchecks.expect import ROLES, Expectations
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = REPO / "tests" / "hosts"

@@ -78,8 +78,8 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sitekit.report.evidence import summary_table
-    from sitekit.report.runner import VerifyOptions, verify
+    from sitekit.verify.evidence import summary_table
+    from sitekit.verify.runner import VerifyOptions, verify
 
     root = _root(args)
     out = (args.out or CommandContext.of(args).state().evidence).resolve()
@@ -108,8 +108,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from sitekit.report import openscap
-    from sitekit.report.content import fetch_content
+    from sitekit.scan import openscap
+    from sitekit.scan.content import fetch_content
 
     ds = fetch_content()
     if args.fetch_only:

@@ -4,7 +4,7 @@ One pytest process per host, all hosts in parallel. Each process reaches its hos
 ansible backend, which reads the connection variables from the inventory and talks plain `ssh` with
 ControlMaster/ControlPersist; we point its ControlPath at a private folder of this run (an ansible.cfg
 of our own, merged over the operator's), so each host is one TCP+SSH handshake however many checks run.
-The raw rows from `sitekit.report.plugin` become per-host evidence (JSON + JUnit XML).
+The raw rows from `sitekit.verify.plugin` become per-host evidence (JSON + JUnit XML).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sitekit.errors import UserError
-from sitekit.report.catalogue import catalogue_digest, catalogue_path, load_controls
-from sitekit.report.evidence import HostEvidence, write_evidence
-from sitekit.report.inventory import InventoryHost, hosts_of, load_inventory
+from sitekit.hostchecks.catalogue import catalogue_digest, catalogue_path, load_controls
+from sitekit.hostchecks.inventory import InventoryHost, hosts_of, load_inventory
+from sitekit.verify.evidence import HostEvidence, write_evidence
 
 PERSIST_SECONDS = 60
 
@@ -93,7 +93,7 @@ def pytest_argv(opts: VerifyOptions, host: InventoryHost, raw: Path) -> list[str
         "pytest",
         str(opts.tests_dir),
         "-p",
-        "sitekit.report.plugin",
+        "sitekit.verify.plugin",
         "-p",
         "no:cacheprovider",
         "--sitekit-evidence",

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from sitekit.report import openscap
-from sitekit.report.content import _apt_options, machine_mirror
-from sitekit.report.evidence import HostEvidence, load_evidence, mismatch, summary_table, write_evidence
-from sitekit.report.expect import Expectations, MissingExpectation
-from sitekit.report.inventory import hosts_of
-from sitekit.report.nft import Ruleset, new_connection_paths, within_any
-from sitekit.report.runner import needs_sudo, write_ansible_cfg
+from sitekit.hostchecks.expect import Expectations, MissingExpectation
+from sitekit.hostchecks.inventory import hosts_of
+from sitekit.hostchecks.nft import Ruleset, new_connection_paths, within_any
+from sitekit.scan import openscap
+from sitekit.scan.content import _apt_options, machine_mirror
+from sitekit.verify.evidence import HostEvidence, load_evidence, mismatch, summary_table, write_evidence
+from sitekit.verify.runner import needs_sudo, write_ansible_cfg
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,7 +200,7 @@ def test_plugin_records_rows_properties_and_reasons(tmp_path: Path) -> None:
             "pytest",
             str(suite),
             "-p",
-            "sitekit.report.plugin",
+            "sitekit.verify.plugin",
             "-q",
             "-p",
             "no:cacheprovider",
@@ -269,7 +269,7 @@ def test_inventory_hosts_groups_and_limit() -> None:
 
 
 def test_sudo_only_for_a_non_root_login_without_become() -> None:
-    from sitekit.report.inventory import InventoryHost
+    from sitekit.hostchecks.inventory import InventoryHost
 
     assert needs_sudo(InventoryHost("h", {"ansible_user": "ansible"}))
     assert not needs_sudo(InventoryHost("h", {"ansible_user": "root"}))

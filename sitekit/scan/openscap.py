@@ -31,8 +31,8 @@ from typing import Any
 import yaml
 
 from sitekit.errors import UserError
-from sitekit.report.content import content_root
-from sitekit.report.inventory import InventoryHost, become_prefix, hosts_of, load_inventory, ssh_argv
+from sitekit.hostchecks.inventory import InventoryHost, become_prefix, hosts_of, load_inventory, ssh_argv
+from sitekit.scan.content import content_root
 
 RULE_PREFIX = "xccdf_org.ssgproject.content_rule_"
 PROFILE_PREFIX = "xccdf_org.ssgproject.content_profile_"

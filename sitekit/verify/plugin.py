@@ -1,9 +1,9 @@
-"""pytest plugin that turns a run of tests/hosts into raw evidence rows (`-p sitekit.report.plugin`).
+"""pytest plugin that turns a run of tests/hosts into raw evidence rows (`-p sitekit.verify.plugin`).
 
 It knows nothing about testinfra: the host checks' conftest puts `host`, `control`, `observed` and
 `expected` into each test's `user_properties` and host facts into `config.stash[FACTS]`; this plugin
 collects outcomes, reasons, times and those properties and writes them as JSON at the end of the session
-(`--sitekit-evidence PATH`). `sitekit.report.runner` turns the rows into per-host evidence and JUnit XML.
+(`--sitekit-evidence PATH`). `sitekit.verify.runner` turns the rows into per-host evidence and JUnit XML.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sitekit.report.evidence import mismatch
+from sitekit.verify.evidence import mismatch
 
 FACTS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _ROWS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
