@@ -29,6 +29,8 @@ _AREAS = (
     "sitekit.pki.cli",
     "sitekit.lab.cli",
     "sitekit.verify.cli",
+    "sitekit.scan.cli",
+    "sitekit.report.cli",
     "sitekit.pack.cli",
     "sitekit.engine.cli",
     "sitekit.access.cli",

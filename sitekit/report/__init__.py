@@ -1,5 +1,4 @@
-"""Per-host evidence: `sitekit verify` (testinfra checks from tests/hosts), `sitekit scan` (OpenSCAP).
+"""`sitekit report`: the fleet view of the evidence `sitekit verify` wrote for every country.
 
-Everything a check finds is written per host as JSON plus JUnit XML, keyed by the control IDs of
-`sitekit/controls.yaml`, so report rows, test ids and Ansible tags all come from the same catalogue.
+`fleet` is the text and JSON view; the HTML page (`--html`) is `sitekit.fleetpage`.
 """

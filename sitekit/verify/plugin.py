@@ -18,6 +18,16 @@ import pytest
 
 from sitekit.verify.evidence import mismatch
 
+__all__ = [
+    "FACTS",
+    "pytest_addoption",
+    "pytest_collectreport",
+    "pytest_configure",
+    "pytest_runtest_logreport",
+    "pytest_sessionfinish",
+    "pytest_sessionstart",
+]
+
 FACTS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _ROWS: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()

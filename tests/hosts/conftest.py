@@ -12,6 +12,11 @@ Conventions every check follows:
   of scope for the host's role, is skipped with the reason here, before the check runs, so it can never
   be counted as passed; a deviation is verified with its deviated value, and the row says whether the
   site accepted it (`sitekit_deviations`).
+
+The code the checks share beyond this conftest and `hostcheck.py` lives in the package, in
+`sitekit/hostchecks/` (expectations from the roles' defaults, the nftables ruleset model, inventory
+reading, catalogue lookups), because `sitekit verify`, `sitekit scan` and the access map read it too.
+The plugin that turns a run into evidence is `sitekit/verify/plugin.py`. See README.md here.
 """
 
 from __future__ import annotations
