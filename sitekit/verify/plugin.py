@@ -57,7 +57,11 @@ def _message(report: pytest.TestReport) -> str:
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
         return str(crash.message)
-    return str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else ""
+    # No crash line (a fixture that does not exist, a plain text report): pytest's first `E` line says
+    # what went wrong; without one, the report's last line.
+    lines = str(longrepr).strip().splitlines()
+    said = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")]
+    return said[0] if said else (lines[-1] if lines else "")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

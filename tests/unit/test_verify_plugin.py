@@ -1,0 +1,339 @@
+"""The pytest plugin of `sitekit verify` (`sitekit/verify/plugin.py`) run on real little check files with
+pytest's own `pytester`, in this process: every way a check can end (pass, fail, skip in a fixture or in
+the body, error in setup or teardown, xfail, no result at all) judged by the exact row it leaves in the
+raw evidence, plus the payload around the rows (facts, run errors, exit status, times)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from sitekit.verify import plugin
+from sitekit.verify.evidence import HostEvidence
+
+pytest_plugins = ["pytester"]
+
+ISO_SECOND = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+
+# Each phase of every check reports a fixed duration, so a row's duration_s is exact: 0.5 + 0.25 + 0.0004
+# summed and rounded to milliseconds is 0.75 for a check that ran, 0.5 for one that stopped in setup.
+CONFTEST = """
+import pytest
+
+DURATIONS = {"setup": 0.5, "call": 0.25, "teardown": 0.0004}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    report.duration = DURATIONS[report.when]
+    return report
+
+
+@pytest.fixture
+def skipped_here():
+    pytest.skip("not verifiable on this tier")
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("ssh: connection refused")
+
+
+@pytest.fixture
+def unreachable():
+    pytest.fail("host unreachable: timed out", pytrace=False)
+
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("cleanup failed")
+
+
+@pytest.fixture
+def skip_in_teardown():
+    yield
+    pytest.skip("too late to skip")
+"""
+
+CHECKS = """
+from pathlib import Path
+
+import pytest
+
+from sitekit.verify.plugin import FACTS
+
+
+def test_pass(record_property):
+    record_property("control", "SK-A-001")
+    record_property("observed", {"v": 1})
+
+
+def test_fail_with_message(record_property):
+    record_property("control", "SK-A-002")
+    assert 1 == 2, "value differs"
+
+
+def test_bare_assert(record_property):
+    record_property("control", "SK-A-003")
+    seen = {"passwordauthentication": "yes", "kbdinteractiveauthentication": "no"}
+    want = {"passwordauthentication": "no", "kbdinteractiveauthentication": "no"}
+    record_property("observed", seen)
+    record_property("expected", want)
+    assert seen == want
+
+
+def test_bare_assert_without_values():
+    assert 1 == 2
+
+
+def test_bare_assert_only_expected(record_property):
+    record_property("expected", "no")
+    assert "yes" == "no"
+
+
+def test_bare_assert_with_nothing_to_compare(record_property):
+    record_property("observed", None)
+    assert 1 == 2
+
+
+def test_raises():
+    raise ValueError("bad value")
+
+
+def test_skip_in_fixture(skipped_here, record_property):
+    pass
+
+
+@pytest.mark.skip(reason="out of scope for this role")
+def test_skip_mark():
+    pass
+
+
+def test_skip_in_body(record_property):
+    record_property("control", "SK-A-004")
+    pytest.skip("no GPU on this host")
+
+
+def test_error_in_setup(broken):
+    pass
+
+
+def test_unreachable(unreachable):
+    pass
+
+
+def test_error_in_teardown(bad_teardown):
+    pass
+
+
+def test_fail_then_error_in_teardown(bad_teardown):
+    assert 0, "first"
+
+
+def test_skip_in_teardown(skip_in_teardown):
+    pass
+
+
+def test_no_such_fixture(nosuch):
+    pass
+
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert 1 == 2
+
+
+@pytest.mark.xfail(reason="known")
+def test_xpass():
+    pass
+
+
+@pytest.mark.xfail(reason="must fail", strict=True)
+def test_xpass_strict():
+    pass
+
+
+def test_facts_and_odd_values(request, record_property):
+    request.config.stash[FACTS]["h1"] = {"os": "Debian GNU/Linux 12"}
+    record_property("observed", Path("/etc/ssh"))
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str, evidence: Path | None) -> pytest.RunResult:
+    opts = ["-p", "sitekit.verify.plugin", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    if evidence is not None:
+        opts += ["--sitekit-evidence", str(evidence)]
+    return pytester.runpytest(*opts, *args)
+
+
+@pytest.fixture
+def checks(pytester: pytest.Pytester) -> tuple[pytest.RunResult, dict[str, Any], str]:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_checks=CHECKS)
+    out = pytester.path / "evidence" / "raw" / "rows.json"  # neither folder exists yet
+    result = _run(pytester, evidence=out)
+    text = out.read_text()
+    return result, json.loads(text), text
+
+
+def _rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for row in data["rows"]:
+        assert ISO_SECOND.match(row.pop("time")), row
+        rows[row["test_id"].removeprefix("test_checks.py::")] = row
+    return rows
+
+
+def _row(name: str, result: str, reason: str, duration: float = 0.75, **props: Any) -> dict[str, Any]:
+    return {"test_id": f"test_checks.py::{name}", "result": result, "reason": reason, "duration_s": duration, **props}
+
+
+def test_every_result_path_leaves_its_exact_row(checks: tuple[pytest.RunResult, dict[str, Any], str]) -> None:
+    _, data, _ = checks
+    rows = _rows(data)
+    assert rows == {
+        "test_pass": _row("test_pass", "passed", "", control="SK-A-001", observed={"v": 1}),
+        "test_fail_with_message": _row(
+            "test_fail_with_message", "failed", "AssertionError: value differs\nassert 1 == 2", control="SK-A-002"
+        ),
+        # pytest's shortened reprs of a bare assert are replaced by what differs, in full (issue 11)
+        "test_bare_assert": _row(
+            "test_bare_assert",
+            "failed",
+            "observed differs from expected: passwordauthentication: observed yes, expected no",
+            control="SK-A-003",
+            observed={"passwordauthentication": "yes", "kbdinteractiveauthentication": "no"},
+            expected={"passwordauthentication": "no", "kbdinteractiveauthentication": "no"},
+        ),
+        "test_bare_assert_without_values": _row("test_bare_assert_without_values", "failed", "assert 1 == 2"),
+        "test_bare_assert_only_expected": _row(
+            "test_bare_assert_only_expected", "failed", "observed differs from expected: expected: no", expected="no"
+        ),
+        "test_bare_assert_with_nothing_to_compare": _row(
+            "test_bare_assert_with_nothing_to_compare", "failed", "assert 1 == 2", observed=None
+        ),
+        "test_raises": _row("test_raises", "failed", "ValueError: bad value"),
+        # a skip never passes, wherever it is raised; it stops in setup, so only setup and teardown count
+        "test_skip_in_fixture": _row("test_skip_in_fixture", "skipped", "not verifiable on this tier", 0.5),
+        "test_skip_mark": _row("test_skip_mark", "skipped", "out of scope for this role", 0.5),
+        "test_skip_in_body": _row("test_skip_in_body", "skipped", "no GPU on this host", control="SK-A-004"),
+        # an error outside the check's body is an error, not a failure of the control
+        "test_error_in_setup": _row("test_error_in_setup", "error", "RuntimeError: ssh: connection refused", 0.5),
+        "test_unreachable": _row("test_unreachable", "error", "Failed: host unreachable: timed out", 0.5),
+        "test_error_in_teardown": _row("test_error_in_teardown", "error", "RuntimeError: cleanup failed"),
+        "test_fail_then_error_in_teardown": _row(
+            "test_fail_then_error_in_teardown", "error", "RuntimeError: cleanup failed"
+        ),
+        "test_skip_in_teardown": _row("test_skip_in_teardown", "passed", ""),
+        "test_no_such_fixture": _row("test_no_such_fixture", "error", "fixture 'nosuch' not found", 0.5),
+        # the plugin has no xfail of its own: an expected failure is not a pass, a strict XPASS fails
+        "test_xfail": _row("test_xfail", "skipped", "assert 1 == 2"),
+        "test_xpass": _row("test_xpass", "passed", ""),
+        "test_xpass_strict": _row("test_xpass_strict", "failed", "[XPASS(strict)] must fail"),
+        "test_facts_and_odd_values": _row("test_facts_and_odd_values", "passed", "", observed="/etc/ssh"),
+    }
+
+
+def test_the_payload_around_the_rows(checks: tuple[pytest.RunResult, dict[str, Any], str]) -> None:
+    result, data, text = checks
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert list(data) == ["started", "finished", "duration_s", "pytest_exit", "facts", "errors", "rows"]
+    assert ISO_SECOND.match(data["started"]) and ISO_SECOND.match(data["finished"])
+    assert data["started"] <= data["finished"]
+    assert 0 < data["duration_s"] < 120 and data["duration_s"] == round(data["duration_s"], 3)
+    assert data["pytest_exit"] == 1
+    assert data["facts"] == {"h1": {"os": "Debian GNU/Linux 12"}}
+    assert data["errors"] == []
+    assert text == json.dumps(data, indent=2) + "\n"
+
+
+def test_a_clean_run_exits_0_into_an_existing_folder(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_ok(record_property):\n    record_property('control', 'SK-A-001')\n")
+    out = pytester.path / "raw.json"  # its folder exists already
+    result = _run(pytester, evidence=out)
+    assert result.ret == pytest.ExitCode.OK
+    data = json.loads(out.read_text())
+    assert data["pytest_exit"] == 0 and data["errors"] == [] and data["facts"] == {}
+    assert [(r["test_id"], r["result"], r["control"]) for r in data["rows"]] == [
+        ("test_ok.py::test_ok", "passed", "SK-A-001")
+    ]
+
+
+def test_a_run_that_collects_nothing_has_no_result_and_is_not_green(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_broken="import no_such_module_here\n\ndef test_never_runs():\n    pass\n")
+    out = pytester.path / "raw.json"
+    result = _run(pytester, evidence=out)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    data = json.loads(out.read_text())
+    assert data["rows"] == [] and data["pytest_exit"] == 2
+    (error,) = data["errors"]
+    assert error.startswith("collecting test_broken.py: ImportError while importing test module"), error
+    assert error.endswith("ModuleNotFoundError: No module named 'no_such_module_here'"), error
+    ev = HostEvidence("ee", "h1", "inv", "", data["started"], data["finished"], 1.0, errors=data["errors"])
+    assert ev.summary == {"passed": 0, "failed": 0, "skipped": 0, "error": 1}
+    assert not ev.ok
+
+
+def test_without_the_option_nothing_is_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = _run(pytester, evidence=None)
+    assert result.ret == pytest.ExitCode.OK
+    assert list(pytester.path.rglob("*.json")) == []
+
+
+def test_the_option_is_documented(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--help", evidence=None)
+    result.stdout.fnmatch_lines(
+        ["*--sitekit-evidence=SITEKIT_EVIDENCE*", "*write raw sitekit evidence rows to this JSON*"]
+    )
+
+
+@pytest.fixture
+def stub_config() -> Any:
+    """The plugin's module state pointed at a bare config (only a stash) for the hooks called directly."""
+    config = SimpleNamespace(stash=pytest.Stash())
+    plugin.pytest_configure(config)  # type: ignore[arg-type]
+    saved = dict(plugin._CONFIG)
+    plugin._CONFIG["config"] = config  # type: ignore[assignment]
+    yield config
+    plugin._CONFIG.clear()
+    plugin._CONFIG.update(saved)
+
+
+def test_a_collection_error_keeps_the_end_of_its_text_and_names_the_tests(stub_config: Any) -> None:
+    long = "a" * 300 + "b" * 800
+    plugin.pytest_collectreport(pytest.CollectReport("", "failed", long, []))
+    plugin.pytest_collectreport(pytest.CollectReport("test_x.py", "failed", "short", []))
+    plugin.pytest_collectreport(pytest.CollectReport("test_y.py", "passed", None, []))
+    assert stub_config.stash[plugin._ERRORS] == [f"collecting tests: {'b' * 800}", "collecting test_x.py: short"]
+
+
+def test_hooks_before_the_session_starts_record_nothing(stub_config: Any) -> None:
+    plugin._CONFIG.clear()
+    report = pytest.TestReport("t::x", ("t", 1, "x"), {}, "failed", "boom", "call")
+    plugin.pytest_runtest_logreport(report)
+    plugin.pytest_collectreport(pytest.CollectReport("t", "failed", "boom", []))
+    assert stub_config.stash[plugin._ROWS] == {} and stub_config.stash[plugin._ERRORS] == []
+
+
+@pytest.mark.parametrize(
+    ("longrepr", "reason"),
+    [
+        ("line one\nline two\n", "line two"),  # a plain text report: its last line
+        ("   \n", ""),
+        ("header\nE   fixture 'x' not found\nE   second\n\nfile.py:3", "fixture 'x' not found"),
+        (("file.py", 3, "Skipped: why"), "why"),
+    ],
+)
+def test_a_report_without_a_crash_line(stub_config: Any, longrepr: Any, reason: str) -> None:
+    outcome = "skipped" if isinstance(longrepr, tuple) else "failed"
+    plugin.pytest_runtest_logreport(pytest.TestReport("t::x", ("t", 1, "x"), {}, outcome, longrepr, "call"))
+    row = stub_config.stash[plugin._ROWS]["t::x"]
+    assert (row["result"], row["reason"]) == ("skipped" if outcome == "skipped" else "failed", reason)
