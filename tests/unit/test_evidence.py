@@ -192,6 +192,9 @@ def test_mismatch_cuts_each_differing_value_at_80() -> None:
     assert (
         mismatch({"k": "y" * 81}, {"k": "n" * 80}) == f"k: observed {'y' * 80}... (81 characters), expected {'n' * 80}"
     )
+    assert (
+        mismatch({"k": "y" * 80}, {"k": "n" * 81}) == f"k: observed {'y' * 80}, expected {'n' * 80}... (81 characters)"
+    )
 
 
 def test_mismatch_of_anything_else_shows_both_values() -> None:
@@ -333,6 +336,10 @@ def test_junit_cuts_a_long_message_at_500_but_keeps_the_whole_text(result: str) 
     assert mark.tag == {"failed": "failure", "error": "error", "skipped": "skipped"}[result]
     assert mark.get("message") == reason[:500]
     assert mark.text == (None if result == "skipped" else reason)
+    without = _ev([_r(result, control="SK-A-001")])  # no reason recorded: an empty one, not "None"
+    (case,) = list(junit_xml(without).getroot().iter("testcase"))
+    (mark,) = [m for m in case if m.tag != "properties"]
+    assert (mark.get("message"), mark.text or "") == ("", "")
     (run_error,) = list(cases[1])
     assert (run_error.tag, run_error.get("message"), run_error.text) == ("error", reason[:500], reason)
 
@@ -373,6 +380,8 @@ def test_summary_table_shows_a_failure_without_values_and_run_errors_alone() -> 
         "failed controls:",
         "  ee-cp-1        SK-A-002       failed no",
     ]
+    no_reason = _ev([_r("error", control="SK-A-003")])
+    assert summary_table([no_reason]).splitlines()[4] == "  ee-cp-1        SK-A-003       error  "
     broken = _ev([], errors=["pytest exited 2 without evidence: boom\nmore"])
     assert summary_table([broken]).splitlines() == [
         "host                 passed failed skipped error    time  tier",

@@ -98,6 +98,11 @@ def test_bare_assert_only_expected(record_property):
     assert "yes" == "no"
 
 
+def test_bare_assert_only_observed(record_property):
+    record_property("observed", "yes")
+    assert "yes" == "no"
+
+
 def test_bare_assert_with_nothing_to_compare(record_property):
     record_property("observed", None)
     assert 1 == 2
@@ -216,6 +221,9 @@ def test_every_result_path_leaves_its_exact_row(checks: tuple[pytest.RunResult, 
         "test_bare_assert_only_expected": _row(
             "test_bare_assert_only_expected", "failed", "observed differs from expected: expected: no", expected="no"
         ),
+        "test_bare_assert_only_observed": _row(
+            "test_bare_assert_only_observed", "failed", "observed differs from expected: observed: yes", observed="yes"
+        ),
         "test_bare_assert_with_nothing_to_compare": _row(
             "test_bare_assert_with_nothing_to_compare", "failed", "assert 1 == 2", observed=None
         ),
@@ -290,8 +298,9 @@ def test_without_the_option_nothing_is_written(pytester: pytest.Pytester) -> Non
 
 def test_the_option_is_documented(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--help", evidence=None)
-    result.stdout.fnmatch_lines(
-        ["*--sitekit-evidence=SITEKIT_EVIDENCE*", "*write raw sitekit evidence rows to this JSON*"]
+    text = "\n".join(result.stdout.lines)
+    assert re.search(
+        r"\n +--sitekit-evidence=SITEKIT_EVIDENCE\s+write raw sitekit evidence rows to this JSON\s+file\n", text
     )
 
 
@@ -326,6 +335,7 @@ def test_hooks_before_the_session_starts_record_nothing(stub_config: Any) -> Non
 @pytest.mark.parametrize(
     ("longrepr", "reason"),
     [
+        (None, ""),
         ("line one\nline two\n", "line two"),  # a plain text report: its last line
         ("   \n", ""),
         ("header\nE   fixture 'x' not found\nE   second\n\nfile.py:3", "fixture 'x' not found"),
@@ -337,3 +347,32 @@ def test_a_report_without_a_crash_line(stub_config: Any, longrepr: Any, reason: 
     plugin.pytest_runtest_logreport(pytest.TestReport("t::x", ("t", 1, "x"), {}, outcome, longrepr, "call"))
     row = stub_config.stash[plugin._ROWS]["t::x"]
     assert (row["result"], row["reason"]) == ("skipped" if outcome == "skipped" else "failed", reason)
+
+
+def test_a_message_is_rewritten_only_for_a_bare_assert_with_values() -> None:
+    values = {"observed": "yes", "expected": "no"}
+    assert plugin._readable("AssertionError: sshd differs", values) == "AssertionError: sshd differs"
+    assert plugin._readable("AssertionError: assert 'yes' == 'no'", values) == (
+        "observed differs from expected: observed: yes; expected: no"
+    )
+    assert plugin._readable("AssertionError: assert x", {"observed": None}) == "assert x"
+    assert plugin._readable("AssertionError: assert x", {"other": 1}) == "AssertionError: assert x"
+
+
+def test_the_payload_of_a_session_that_never_started_and_one_that_ran_a_while(tmp_path: Path) -> None:
+    import time
+
+    out = tmp_path / "raw.json"
+    config = SimpleNamespace(
+        stash=pytest.Stash(), getoption=lambda name: str(out) if name == "--sitekit-evidence" else None
+    )
+    plugin.pytest_configure(config)  # type: ignore[arg-type]
+    plugin.pytest_sessionfinish(SimpleNamespace(config=config), 0)  # type: ignore[arg-type]
+    data = json.loads(out.read_text())
+    assert ISO_SECOND.match(data["started"]) and data["started"] <= data["finished"]
+    assert 0 <= data["duration_s"] < 1 and data["pytest_exit"] == 0 and data["rows"] == []
+    config.stash[plugin._STARTED] = ("2026-01-01T00:00:00+00:00", time.monotonic() - 1.2)
+    plugin.pytest_sessionfinish(SimpleNamespace(config=config), 1)  # type: ignore[arg-type]
+    data = json.loads(out.read_text())
+    assert data["started"] == "2026-01-01T00:00:00+00:00" and data["pytest_exit"] == 1
+    assert 1.2 <= data["duration_s"] < 1.9 and data["duration_s"] == round(data["duration_s"], 3)
