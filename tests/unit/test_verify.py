@@ -193,3 +193,32 @@ def test_commands_are_registered(argv: list[str], capsys: pytest.CaptureFixture[
         main(argv)
     assert exc.value.code == 0
     assert "usage: sitekit" in capsys.readouterr().out
+
+
+def test_a_catalogued_control_without_any_result_is_an_error_never_green(tmp_path: Path) -> None:
+    from sitekit.hostchecks.catalogue import load_controls
+    from sitekit.verify.runner import VerifyOptions, _add_unchecked
+
+    controls = load_controls()
+    first, rest = controls[0], controls[1:]
+    opts = VerifyOptions(country="ee", inventory=tmp_path, out_dir=tmp_path, tests_dir=tmp_path / "hosts")
+    ev = _evidence([{"control": first.id, "result": "passed", "test_id": "t::a"}])
+    _add_unchecked(opts, ev)
+    assert not ev.ok
+    assert ev.results[0] == {"control": first.id, "result": "passed", "test_id": "t::a"}
+    assert ev.results[1:] == [
+        {
+            "control": c.id,
+            "title": c.title,
+            "check": c.check,
+            "test_id": "",
+            "result": "error",
+            "reason": f"no check ran for this control (check {c.check!r} not found in {tmp_path / 'hosts'})",
+            "time": ev.finished,
+            "duration_s": 0.0,
+        }
+        for c in rest
+    ]
+    everything = _evidence([{"control": c.id, "result": "passed"} for c in controls])
+    _add_unchecked(opts, everything)
+    assert len(everything.results) == len(controls) and everything.ok
