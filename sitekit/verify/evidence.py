@@ -184,24 +184,28 @@ def summary_table(evidence: list[HostEvidence]) -> str:
 
 
 def _short(value: Any, limit: int = 160) -> str:
-    """A value as compact JSON, cut only between items (never inside a key or a value) and marked."""
+    """A value as compact JSON, cut only between items (never inside a key or a value) and marked. A first
+    item that alone is over the limit is shown shortened the same way, rather than not at all."""
     text = _text(value)
     if len(text) <= limit:
         return text
-    if isinstance(value, dict):
-        parts: list[str] = []
-        for k, v in value.items():
-            item = f"{json.dumps(str(k))}: {_text(v) if not isinstance(v, str) else json.dumps(v)}"
-            if sum(len(p) + 2 for p in parts) + len(item) > limit:
-                return "{" + ", ".join(parts) + f", ... {len(value) - len(parts)} more}}"
-            parts.append(item)
-    if isinstance(value, list):
+    if isinstance(value, (dict, list)) and value:
+        items = (
+            [(f"{json.dumps(str(k))}: ", v) for k, v in value.items()]
+            if isinstance(value, dict)
+            else [("", v) for v in value]
+        )
         kept: list[str] = []
-        for v in value:
-            item = _text(v) if not isinstance(v, str) else json.dumps(v)
+        for prefix, v in items:
+            item = prefix + (json.dumps(v) if isinstance(v, str) else _text(v))
             if sum(len(p) + 2 for p in kept) + len(item) > limit:
-                return "[" + ", ".join(kept) + f", ... {len(value) - len(kept)} more]"
+                if kept:
+                    break
+                item = prefix + _short(v, max(limit - len(prefix), 10))
             kept.append(item)
+        if len(kept) < len(value):
+            opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+            return opening + ", ".join(kept) + f", ... {len(value) - len(kept)} more" + closing
     return text[:limit] + f"... ({len(text)} characters)"
 
 

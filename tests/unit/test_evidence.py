@@ -157,7 +157,18 @@ def test_short_cuts_a_mapping_between_items() -> None:
     assert _short({"a": 1, "b": 12345678, "c": 3}, 20) == '{"a": 1, ... 2 more}'
     assert _short({"k": "vvvvvvvvvv", "l": "w"}, 20) == '{"k": "vvvvvvvvvv", ... 1 more}'  # strings quoted
     assert _short({"k": {"z": 1, "y": 2}, "m": 1}, 21) == '{"k": {"y": 2, "z": 1}, ... 1 more}'
-    assert _short({"kkkkkkkkkkkkkkkkkkkkkk": 1}, 20) == "{, ... 1 more}"
+    assert _short({"kkkkkkkkkkkkkkkkkkkkkk": 1}, 20) == '{"kkkkkkkkkkkkkkkkkk... (29 characters)'
+
+
+def test_short_shows_a_first_item_over_the_limit_shortened_not_dropped() -> None:
+    nested = {"options": {"/boot": ["nodev", "nosuid", "noexec"], "/home": ["nodev"], "/usr": ["nodev"]}, "more": [1]}
+    assert _short(nested, 60) == '{"options": {"/boot": ["nodev", "nosuid", "noexec"], ... 2 more}, ... 1 more}'
+    assert _short({"k": "v" * 30, "m": 1}, 20) == '{"k": vvvvvvvvvvvvvvv... (30 characters), ... 1 more}'
+    assert _short([["a" * 30, "b"], 2], 20) == "[[aaaaaaaaaaaaaaaaaaaa... (30 characters), ... 1 more], ... 1 more]"
+    # the shortened first item gets what the limit leaves after its key, but never less than 10
+    assert _short({"kkkkkkkkkkkkkkkkkkkkkkkkk": "w" * 40, "m": 1}, 20) == (
+        '{"kkkkkkkkkkkkkkkkkkkkkkkkk": wwwwwwwwww... (40 characters), ... 1 more}'
+    )
 
 
 def test_short_cuts_a_list_between_items() -> None:
