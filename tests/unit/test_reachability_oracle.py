@@ -603,6 +603,16 @@ def test_parsed_peers_and_ports_texts() -> None:
     assert policy.egress[1][1].namespace_selector == {}
 
 
+def test_port_ranges_are_shown_whole() -> None:
+    def shown(*ports: dict[str, Any]) -> str:
+        policy = parse_policy(netpol("a", "p", policyTypes=["Egress"], egress=[{"ports": list(ports)}]))
+        return policy.egress[0][0].describe()
+
+    assert shown({"port": 8000, "endPort": 8000}) == "anywhere (tcp/8000-8000)"  # port == endPort
+    assert shown({"port": 8000, "endPort": 8001}) == "anywhere (tcp/8000-8001)"  # endPort one above
+    assert shown({"port": 53, "protocol": "UDP"}, {"port": 8000, "endPort": 8100}) == "anywhere (udp/53 tcp/8000-8100)"
+
+
 def test_parse_policy_defaults() -> None:
     policy = parse_policy({"kind": "NetworkPolicy", "metadata": {"name": "n"}, "spec": {}})
     assert (policy.namespace, policy.name, policy.pod_selector) == ("default", "n", {})
