@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sitekit.errors import UserError
 from sitekit.plan.manifests import (
@@ -261,7 +262,21 @@ def test_dump_keeps_order_block_style_unicode_and_long_lines() -> None:
     )
 
 
+def test_dump_folds_at_120_columns() -> None:
+    assert dump({"m": "x" * 117 + " y"}, "h") == "# h\nm: " + "x" * 117 + " y\n"  # 120 columns before the space
+    assert dump({"m": "x" * 118 + " y"}, "h") == "# h\nm: " + "x" * 118 + "\n  y\n"  # 121: folded
+
+
+def test_dump_writes_plain_yaml_only() -> None:
+    """No !!python/object tags in a plan: an object YAML cannot represent safely is an error."""
+    with pytest.raises(yaml.representer.RepresenterError):
+        dump({"a": object()}, "h")
+
+
 def test_write_files_writes_each_document_with_the_header(tmp_path: Path) -> None:
-    write_files(tmp_path, {"b/x.yaml": {"a": 1}, "a/deep/y.yaml": {"b": [2]}}, "hdr")
+    write_files(tmp_path, {"b/x.yaml": {"a": 1}, "a/deep/y.yaml": {"b": [2]}, "b/z.yaml": {"c": "d"},
+                           "top.yaml": {}}, "hdr")
     assert (tmp_path / "b" / "x.yaml").read_text() == "# hdr\na: 1\n"
+    assert (tmp_path / "b" / "z.yaml").read_text() == "# hdr\nc: d\n"
     assert (tmp_path / "a" / "deep" / "y.yaml").read_text() == "# hdr\nb:\n- 2\n"
+    assert (tmp_path / "top.yaml").read_text() == "# hdr\n{}\n"

@@ -31,6 +31,7 @@ from sitekit.plan.reachability import (
     Peer,
     Pod,
     Reach,
+    _show,
     analyse,
     parse_policy,
     subtract,
@@ -588,16 +589,22 @@ def test_parsed_peers_and_ports_texts() -> None:
         ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "x"}}}],
                   "ports": [{"port": 80}, {"protocol": "UDP", "port": "dns"}, {"protocol": "SCTP"}]}],
         egress=[{"ports": [{"port": 443, "protocol": "TCP"}]},
-                {"to": [{"ipBlock": {"cidr": "1.1.1.0/24"}}, {"namespaceSelector": {}}]}],
+                {"to": [{"ipBlock": {"cidr": "1.1.1.0/24"}}, {"namespaceSelector": {}}],
+                 "ports": [{"port": 53, "protocol": "UDP"}]}],
     ))
     assert [p.describe() for rule in policy.ingress for p in rule] == [
         "namespace a, pods app=x (tcp/80 udp/dns sctp/*)"
     ]
     assert [p.describe() for rule in policy.egress for p in rule] == [
         "anywhere (tcp/443)",
-        "1.1.1.0/24 (any port)",
-        "every namespace, all pods (any port)",
+        "1.1.1.0/24 (udp/53)",
+        "every namespace, all pods (udp/53)",
     ]
+    assert policy.egress == (
+        (Peer("a", ports="tcp/443", anything=True),),
+        (Peer("a", networks=(IPv4Network("1.1.1.0/24"),), is_ip=True, ports="udp/53"), Peer("a", {}, None,
+                                                                                            ports="udp/53")),
+    )
     assert policy.ingress[0][0].pod_selector == {"matchLabels": {"app": "x"}}
     assert policy.ingress[0][0].namespace_selector is None
     assert policy.egress[1][1].namespace_selector == {}
@@ -648,6 +655,29 @@ def test_worst_case_pod_is_isolated_only_by_an_empty_selector() -> None:
     assert not net.isolated(Pod("a", None, "a"), "Ingress")
 
 
+def test_empty_selector_text() -> None:
+    assert _show({}) == "{}" and _show(None) == "{}"
+
+
+@pytest.mark.parametrize(
+    ("selector", "covered"),
+    [
+        ({"matchLabels": {NAME_LABEL: "b"}}, True),
+        ({"matchLabels": {NAME_LABEL: "a"}}, False),
+        ({"matchLabels": {"team": "red"}}, True),
+        ({"matchLabels": {"team": "blue"}}, False),
+        ({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, True),
+        ({"matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": ["c", "b"]}]}, True),
+        ({}, True),
+    ],
+)
+def test_namespace_selector_sees_the_target_namespaces_labels(selector: dict[str, Any], covered: bool) -> None:
+    net = Network({"a": {"team": "blue"}, "b": {"team": "red"}}, [], POD_CIDR)
+    peer = Peer("a", selector, None)
+    assert net.peer_covers(peer, Pod("b", {"app": "x"}, "x")) is covered
+    assert net.peer_covers(peer, Pod("b", None, "x")) is covered
+
+
 def test_namespace_name_label_is_added_and_wins() -> None:
     net = Network({"a": {"team": "red", NAME_LABEL: "spoofed"}}, [], POD_CIDR)
     assert net.labels_of("a") == {"team": "red", NAME_LABEL: "a"}
@@ -695,3 +725,29 @@ def test_analyse_exact_failures_in_order() -> None:
         "Deployment w can reach cloud metadata 169.254.169.254/32",
         "tenant namespace tenant-b can reach a system namespace: monitoring",
     ]
+
+
+def test_analyse_lists_four_networks_whole_and_cuts_five() -> None:
+    def failure(*hosts: str) -> list[str]:
+        policy = egress_to(*({"ipBlock": {"cidr": f"{h}/32"}} for h in hosts), ns="tenant-a")
+        return analyse([ns_manifest("tenant-a"), deny("tenant-a"), policy], COUNTRY, POD_CIDR).failures
+
+    assert failure("1.0.0.1", "3.0.0.1", "5.0.0.1", "7.0.0.1") == [
+        "any pod in tenant-a can reach addresses outside the country: 1.0.0.1/32, 3.0.0.1/32, 5.0.0.1/32, 7.0.0.1/32"
+    ]
+    assert failure("1.0.0.1", "3.0.0.1", "5.0.0.1", "7.0.0.1", "9.0.0.1") == [
+        "any pod in tenant-a can reach addresses outside the country: 1.0.0.1/32, 3.0.0.1/32, 5.0.0.1/32, 7.0.0.1/32 …"
+    ]
+    assert failure("10.20.0.1", "100.64.0.1") == []  # inside the first and the second country range
+
+
+def test_analyse_reads_namespace_labels() -> None:
+    allow_red = netpol("tenant-b", "in", podSelector={}, policyTypes=["Ingress"],
+                       ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"team": "red"}}}]}])
+    base = [deny("tenant-a"), deny("tenant-b"), allow_red,
+            egress_to({"namespaceSelector": {}}, ns="tenant-a", name="out"),
+            egress_to({"ipBlock": {"cidr": "10.20.1.0/24"}}, ns="tenant-b", name="out")]
+    red = analyse([ns_manifest("tenant-a", team="red"), ns_manifest("tenant-b"), *base], COUNTRY, POD_CIDR)
+    assert red.failures == ["tenant namespace tenant-a can reach another tenant: tenant-b"]
+    blue = analyse([ns_manifest("tenant-a", team="blue"), ns_manifest("tenant-b"), *base], COUNTRY, POD_CIDR)
+    assert blue.failures == []
