@@ -678,6 +678,20 @@ def test_namespace_selector_sees_the_target_namespaces_labels(selector: dict[str
     assert net.peer_covers(peer, Pod("b", None, "x")) is covered
 
 
+def test_pod_peer_covers_its_own_namespace_and_matching_pods_only() -> None:
+    net = Network({}, [], POD_CIDR)
+    own = Peer("a", None, {"matchLabels": {"app": "x"}})
+    assert net.peer_covers(own, Pod("a", {"app": "x", "tier": "y"}, "t")) is True
+    assert net.peer_covers(own, Pod("a", {"app": "y"}, "t")) is False
+    assert net.peer_covers(own, Pod("b", {"app": "x"}, "t")) is False
+    assert net.peer_covers(own, Pod("a", None, "t")) is True
+    assert net.peer_covers(own, Pod("b", None, "t")) is False
+    anywhere = Peer("a", {}, {"matchLabels": {"app": "x"}})
+    assert net.peer_covers(anywhere, Pod("b", {"app": "x"}, "t")) is True
+    assert net.peer_covers(anywhere, Pod("b", {}, "t")) is False
+    assert net.peer_covers(Peer("a", {}, None), Pod("b", {}, "t")) is True
+
+
 def test_namespace_name_label_is_added_and_wins() -> None:
     net = Network({"a": {"team": "red", NAME_LABEL: "spoofed"}}, [], POD_CIDR)
     assert net.labels_of("a") == {"team": "red", NAME_LABEL: "a"}
