@@ -690,6 +690,16 @@ def test_pod_peer_covers_its_own_namespace_and_matching_pods_only() -> None:
     assert net.peer_covers(anywhere, Pod("b", {"app": "x"}, "t")) is True
     assert net.peer_covers(anywhere, Pod("b", {}, "t")) is False
     assert net.peer_covers(Peer("a", {}, None), Pod("b", {}, "t")) is True
+    assert net.peer_covers(Peer("a", anything=True), Pod("b", {"app": "y"}, "t")) is True
+    assert net.peer_covers(Peer("a", is_ip=True), Pod("a", {}, "t")) is False
+
+
+def test_subtract_keeps_inputs_after_one_removed_whole() -> None:
+    first, second = IPv4Network("10.0.0.0/24"), IPv4Network("10.1.0.0/24")
+    assert subtract([first, second], [IPv4Network("10.0.0.0/16")]) == [second]
+    assert subtract([second, first], [IPv4Network("10.0.0.0/24")]) == [second]
+    assert subtract([first], [IPv4Network("10.0.0.128/25")]) == [IPv4Network("10.0.0.0/25")]
+    assert subtract([first], []) == [first]
 
 
 def test_namespace_name_label_is_added_and_wins() -> None:
