@@ -72,10 +72,15 @@ def _show(selector: Mapping[str, Any] | None) -> str:
 
 
 def _ports(rule: Mapping[str, Any]) -> str:
+    """A rule's ports as `proto/port` (`proto/first-last` for an endPort range), or "any port"."""
     ports = rule.get("ports") or []
     if not ports:
         return "any port"
-    return " ".join(f"{str(p.get('protocol', 'TCP')).lower()}/{p.get('port', '*')}" for p in ports)
+    return " ".join(
+        f"{str(p.get('protocol', 'TCP')).lower()}/{p.get('port', '*')}"
+        + (f"-{p['endPort']}" if p.get("endPort") is not None else "")
+        for p in ports
+    )
 
 
 def _block_networks(block: Mapping[str, Any]) -> tuple[IPv4Network, ...]:
