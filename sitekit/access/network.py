@@ -14,15 +14,14 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from sitekit.access.model import NetworkPath
-from sitekit.plan.reachability import EVERYWHERE, Network, Pod, parse_policy, subtract
+from sitekit.plan.reachability import EVERYWHERE, Network, Pod, parse_policy, rule_ports, subtract
 
 
 def _ipv6_blocks(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(cidr, ports) of egress ipBlocks the IPv4 model cannot read: IPv6, or not an address at all."""
     out = []
     for rule in (manifest.get("spec") or {}).get("egress") or []:
-        ports = rule.get("ports") or []
-        shown = " ".join(f"{str(p.get('protocol', 'TCP')).lower()}/{p.get('port', '*')}" for p in ports) or "any port"
+        shown = rule_ports(rule)
         for peer in rule.get("to") or []:
             block = (peer or {}).get("ipBlock")
             if not block:

@@ -71,7 +71,7 @@ def _show(selector: Mapping[str, Any] | None) -> str:
     return ",".join(parts) or "{}"
 
 
-def _ports(rule: Mapping[str, Any]) -> str:
+def rule_ports(rule: Mapping[str, Any]) -> str:
     """A rule's ports as `proto/port` (`proto/first-last` for an endPort range), or "any port"."""
     ports = rule.get("ports") or []
     if not ports:
@@ -139,7 +139,7 @@ def parse_policy(manifest: Mapping[str, Any]) -> Policy:
     def rules(key: str, peer_key: str) -> tuple[tuple[Peer, ...], ...]:
         out: list[tuple[Peer, ...]] = []
         for rule in spec.get(key) or []:
-            ports = _ports(rule or {})
+            ports = rule_ports(rule or {})
             peers = (rule or {}).get(peer_key) or []
             if not peers:
                 out.append((Peer(ns, ports=ports, anything=True),))

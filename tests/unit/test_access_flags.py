@@ -306,6 +306,15 @@ def test_pod_egress_outside_the_country_is_flagged(base: AccessInputs, to: list[
     assert [(f.id, f.subject) for f in found] == [("ACCESS-NET-001", "pods tenant-ria")]
 
 
+def test_an_ipv6_path_shows_its_port_range(base: AccessInputs) -> None:
+    policy = _policy("tenant-ria", [{"ipBlock": {"cidr": "2001:db8::/32"}}])
+    policy["spec"]["egress"][0]["ports"] = [{"protocol": "TCP", "port": 8000, "endPort": 8100}]
+    paths = derive_map(variant(base, manifests=[*base.manifests, policy])).paths
+    assert [(p.destination, p.ports) for p in paths if p.destination == "2001:db8::/32"] == [
+        ("2001:db8::/32", "tcp/8000-8100")
+    ]
+
+
 def test_a_namespace_without_egress_isolation_reaches_anywhere(base: AccessInputs) -> None:
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "loose"}}
     found = derive_map(variant(base, manifests=[*base.manifests, ns])).findings
