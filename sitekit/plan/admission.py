@@ -352,6 +352,23 @@ def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str,
     return out
 
 
+def _ratio_problem(res: str, value: Any, requests: Mapping[str, Fraction], limits: Mapping[str, Fraction]) -> str | None:
+    """LimitRanger's `maxLimitRequestRatio`: a non-zero request and limit whose ratio is at most `value`.
+
+    A missing or zero request or limit is refused, not skipped (LimitRangeItem API reference: "the named
+    resource must have a request and limit that are both non-zero"; limitRequestRatioConstraint).
+    """
+    request, limit = requests.get(res), limits.get(res)
+    if not request:
+        return f"{res} max limit to request ratio is {value} but no request is specified or request is 0"
+    if not limit:
+        return f"{res} max limit to request ratio is {value} but no limit is specified or limit is 0"
+    ratio = limit / request
+    if ratio > parse(value):
+        return f"{res} limit to request ratio {float(ratio):g} exceeds {value}"
+    return None
+
+
 def effective_containers(
     template: PodTemplate, limits: list[Mapping[str, Any]]
 ) -> tuple[list[EffectiveContainer], list[AdmissionFailure]]:
@@ -424,16 +441,9 @@ def effective_containers(
                             )
                         )
                 for res, value in (item.get("maxLimitRequestRatio") or {}).items():
-                    if res in eff.limits and res in eff.requests and eff.requests[res] > 0:
-                        ratio = eff.limits[res] / eff.requests[res]
-                        if ratio > parse(value):
-                            failures.append(
-                                AdmissionFailure(
-                                    "LimitRanger",
-                                    who,
-                                    f"{where}: {res} limit to request ratio {float(ratio):g} exceeds {value}",
-                                )
-                            )
+                    problem = _ratio_problem(res, value, eff.requests, eff.limits)
+                    if problem:
+                        failures.append(AdmissionFailure("LimitRanger", who, f"{where}: {problem}"))
             for res, request in eff.requests.items():
                 limit = eff.limits.get(res)
                 if limit is not None and request > limit:
