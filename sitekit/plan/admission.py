@@ -340,6 +340,8 @@ class EffectiveContainer:
     requests: dict[str, Fraction]
     limits: dict[str, Fraction]
     defaulted_limits: set[str] = field(default_factory=set)
+    sidecar: bool = False
+    """An init container with `restartPolicy: Always`: it keeps running beside the app containers."""
 
 
 def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -352,7 +354,9 @@ def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str,
     return out
 
 
-def _ratio_problem(res: str, value: Any, requests: Mapping[str, Fraction], limits: Mapping[str, Fraction]) -> str | None:
+def _ratio_problem(
+    res: str, value: Any, requests: Mapping[str, Fraction], limits: Mapping[str, Fraction]
+) -> str | None:
     """LimitRanger's `maxLimitRequestRatio`: a non-zero request and limit whose ratio is at most `value`.
 
     A missing or zero request or limit is refused, not skipped (LimitRangeItem API reference: "the named
@@ -394,7 +398,8 @@ def effective_containers(
                 continue
             for res, value in lims.items():
                 requests.setdefault(res, value)
-            eff = EffectiveContainer(section, i, name, requests, lims)
+            sidecar = section == "initContainers" and container.get("restartPolicy") == "Always"
+            eff = EffectiveContainer(section, i, name, requests, lims, sidecar=sidecar)
             for item in container_items:
                 for res, value in (item.get("default") or {}).items():
                     if res not in eff.limits:
@@ -455,40 +460,64 @@ def effective_containers(
                         )
                     )
             out.append(eff)
-    pod_items = [item for item in limits if item.get("type") == "Pod"]
-    for item in pod_items:
-        main = [c for c in out if c.section == "containers"]
-        for res, value in (item.get("max") or {}).items():
-            if any(res not in c.limits for c in main):
-                failures.append(
-                    AdmissionFailure(
-                        "LimitRanger", who, f"pod: maximum {res} usage per Pod is {value} but a container has no limit"
-                    )
-                )
-            elif sum((c.limits[res] for c in main), Fraction(0)) > parse(value):
-                failures.append(
-                    AdmissionFailure("LimitRanger", who, f"pod: {res} limits exceed the per-Pod maximum {value}")
-                )
+    # Pod items judge the pod's totals (sum of app containers and sidecars, raised to the largest init
+    # container): the v1.30 LimitRanger's podRequests/podLimits, with the same min/max/ratio rules.
+    pod_requests, pod_limits = pod_totals(out, "requests"), pod_totals(out, "limits")
+    for item in (item for item in limits if item.get("type") == "Pod"):
+        problems: list[str] = []
         for res, value in (item.get("min") or {}).items():
-            if sum((c.requests.get(res, Fraction(0)) for c in main), Fraction(0)) < parse(value):
-                failures.append(
-                    AdmissionFailure("LimitRanger", who, f"pod: {res} requests are below the per-Pod minimum {value}")
-                )
+            if res not in pod_requests:
+                problems.append(f"minimum {res} usage per Pod is {value} but no request is specified")
+            elif pod_requests[res] < parse(value):
+                problems.append(f"{res} requests {show(pod_requests[res], res)} are below the per-Pod minimum {value}")
+        for res, value in (item.get("max") or {}).items():
+            if res not in pod_limits:
+                problems.append(f"maximum {res} usage per Pod is {value} but no limit is specified")
+            elif pod_limits[res] > parse(value):
+                problems.append(f"{res} limits {show(pod_limits[res], res)} exceed the per-Pod maximum {value}")
+            elif res in pod_requests and pod_requests[res] > parse(value):
+                problems.append(f"{res} requests {show(pod_requests[res], res)} exceed the per-Pod maximum {value}")
+        for res, value in (item.get("maxLimitRequestRatio") or {}).items():
+            problem = _ratio_problem(res, value, pod_requests, pod_limits)
+            if problem:
+                problems.append(problem)
+        failures += [AdmissionFailure("LimitRanger", who, f"pod: {problem}") for problem in problems]
     return out, failures
 
 
 def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fraction]:
-    """A pod's effective requests or limits: the larger of the containers' sum and any init container."""
-    totals: dict[str, Fraction] = defaultdict(Fraction)
+    """A pod's effective requests or limits, as the scheduler, LimitRanger and quota count them.
+
+    The app containers' sum, plus every sidecar (an init container with `restartPolicy: Always`, which
+    keeps running); that is raised to what any init container needs while it runs, together with the
+    sidecars started before it (podRequests/podLimits in the v1.30 LimitRanger; the resource-management
+    page, "Init containers" and "Sidecar containers").
+    """
+    totals: dict[str, Fraction] = {}
     for c in containers:
         if c.section == "containers":
             for res, value in getattr(c, kind).items():
-                totals[res] += value
+                totals[res] = totals.get(res, Fraction(0)) + value
+    sidecars: dict[str, Fraction] = {}
+    peak: dict[str, Fraction] = {}
     for c in containers:
-        if c.section == "initContainers":
-            for res, value in getattr(c, kind).items():
-                totals[res] = max(totals[res], value)
-    return dict(totals)
+        if c.section != "initContainers":
+            continue
+        own: Mapping[str, Fraction] = getattr(c, kind)
+        if c.sidecar:
+            for res, value in own.items():
+                totals[res] = totals.get(res, Fraction(0)) + value
+                sidecars[res] = sidecars.get(res, Fraction(0)) + value
+            running = dict(sidecars)
+        else:
+            running = dict(own)
+            for res, value in sidecars.items():
+                running[res] = running.get(res, Fraction(0)) + value
+        for res, value in running.items():
+            peak[res] = max(peak.get(res, value), value)
+    for res, value in peak.items():
+        totals[res] = max(totals.get(res, value), value)
+    return totals
 
 
 # --- ResourceQuota --------------------------------------------------------------------------------------

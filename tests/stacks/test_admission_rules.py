@@ -103,3 +103,94 @@ def test_ratio_applies_to_every_container_and_init_container() -> None:
         "[admission:LimitRanger] Pod apps/p: initContainers[1] i1: cpu limit to request ratio 3 exceeds 2",
         "[admission:LimitRanger] Pod apps/p: containers[1] bad: cpu limit to request ratio 3 exceeds 2",
     ]
+
+
+# --- LimitRanger: items of type Pod, and the pod's totals ---------------------------------------------------
+# limit-range page: a Pod item constrains "the sum of all containers in the Pod"; the v1.30 LimitRanger
+# (podRequests/podLimits) sums the app containers and sidecars and raises that to what any init container
+# needs, the same effective totals the resource-management page describes for scheduling and quota.
+
+
+def pod_item(**bounds: Any) -> dict[str, Any]:
+    return {"type": "Pod", **bounds}
+
+
+def test_pod_max_is_the_sum_of_the_containers_limits_equal_admitted_one_over_refused() -> None:
+    a = container("a", limits={"cpu": "1"})
+    b = container("b", limits={"cpu": "1"})
+    assert run(ns(), limit_range(pod_item(max={"cpu": "2"})), pod(a, b)) == []
+    c = container("c", limits={"cpu": "1001m"})
+    assert run(ns(), limit_range(pod_item(max={"cpu": "2"})), pod(a, c)) == [
+        "[admission:LimitRanger] Pod apps/p: pod: cpu limits 2001m exceed the per-Pod maximum 2"
+    ]
+
+
+def test_pod_max_counts_an_init_container_above_the_app_containers() -> None:
+    init = container("setup", limits={"cpu": "3"})
+    assert run(ns(), limit_range(pod_item(max={"cpu": "2"})), pod(container(limits={"cpu": "1"}), init=[init])) == [
+        "[admission:LimitRanger] Pod apps/p: pod: cpu limits 3 exceed the per-Pod maximum 2"
+    ]
+
+
+def test_pod_max_refuses_a_pod_without_any_limit_but_sums_the_containers_that_have_one() -> None:
+    assert run(ns(), limit_range(pod_item(max={"memory": "1Gi"})), pod(container())) == [
+        "[admission:LimitRanger] Pod apps/p: pod: maximum memory usage per Pod is 1Gi but no limit is specified"
+    ]
+    # maxConstraint only asks that the pod's summed limits exist; a container without one adds nothing.
+    partial = pod(container("a", limits={"memory": "512Mi"}), container("b"))
+    assert run(ns(), limit_range(pod_item(max={"memory": "1Gi"})), partial) == []
+
+
+def test_pod_max_also_bounds_the_summed_requests() -> None:
+    # A container may request without a limit, so the pod's requests can pass its max while its limits fit.
+    out = run(ns(), limit_range(pod_item(max={"cpu": "2"})),
+              pod(container("a", limits={"cpu": "1"}), container("b", requests={"cpu": "1500m"})))
+    assert out == ["[admission:LimitRanger] Pod apps/p: pod: cpu requests 2500m exceed the per-Pod maximum 2"]
+
+
+def test_pod_min_is_the_sum_of_the_requests_equal_admitted_one_under_refused() -> None:
+    item = pod_item(min={"memory": "1Gi"})
+    half = container("a", requests={"memory": "512Mi"})
+    assert run(ns(), limit_range(item), pod(half, half | {"name": "b"})) == []
+    out = run(ns(), limit_range(item), pod(half, container("b", requests={"memory": "511Mi"})))
+    assert out == ["[admission:LimitRanger] Pod apps/p: pod: memory requests 1023Mi are below the per-Pod minimum 1Gi"]
+    assert run(ns(), limit_range(item), pod(container())) == [
+        "[admission:LimitRanger] Pod apps/p: pod: minimum memory usage per Pod is 1Gi but no request is specified"
+    ]
+
+
+def test_pod_ratio_uses_the_pod_totals() -> None:
+    item = pod_item(maxLimitRequestRatio={"cpu": "2"})
+    a = container("a", requests={"cpu": "1"}, limits={"cpu": "2"})
+    b = container("b", requests={"cpu": "1"}, limits={"cpu": "2"})
+    assert run(ns(), limit_range(item), pod(a, b)) == []
+    out = run(ns(), limit_range(item), pod(a, container("b", requests={"cpu": "1"}, limits={"cpu": "3"})))
+    assert out == ["[admission:LimitRanger] Pod apps/p: pod: cpu limit to request ratio 2.5 exceeds 2"]
+    assert run(ns(), limit_range(item), pod(container())) == [
+        "[admission:LimitRanger] Pod apps/p: pod: cpu max limit to request ratio is 2 but no request is "
+        "specified or request is 0"
+    ]
+
+
+def test_sidecars_add_to_the_pod_and_init_containers_run_beside_earlier_sidecars() -> None:
+    # Sidecar containers page: a sidecar (restartPolicy Always) keeps running, so its requests add to the
+    # app containers'; a later init container runs beside it.
+    hard = quota({"requests.cpu": "2"})
+    main = container(requests={"cpu": "1"}, limits={"cpu": "1"})
+    sidecar = container("proxy", requests={"cpu": "1"}, limits={"cpu": "1"}, restartPolicy="Always")
+    assert run(ns(), hard, pod(main, init=[sidecar])) == []
+    over = container("proxy", requests={"cpu": "1001m"}, limits={"cpu": "2"}, restartPolicy="Always")
+    assert run(ns(), hard, pod(main, init=[over])) == [
+        "[admission:ResourceQuota] ResourceQuota apps/q: requests.cpu: the namespace's objects need 2001m at "
+        "their maximum replicas, above the hard limit 2"
+    ]
+    # An ordinary init container runs alone: 2 CPUs of it fit a quota of 2 next to a 1-CPU app container...
+    alone = container("setup", requests={"cpu": "2"}, limits={"cpu": "2"})
+    assert run(ns(), hard, pod(main, init=[alone])) == []
+    # ...but not after a sidecar that keeps running beside it (1 + 2 = 3).
+    assert run(ns(), hard, pod(main, init=[sidecar, alone])) == [
+        "[admission:ResourceQuota] ResourceQuota apps/q: requests.cpu: the namespace's objects need 3 at "
+        "their maximum replicas, above the hard limit 2"
+    ]
+    # Order matters: an init container before the sidecar starts runs without it (max(2, 1 + 1) = 2).
+    assert run(ns(), hard, pod(main, init=[alone, sidecar])) == []
