@@ -82,11 +82,10 @@ COMPUTE_QUOTA = {
     "requests.memory": ("requests", "memory"),
     "limits.cpu": ("limits", "cpu"),
     "limits.memory": ("limits", "memory"),
-    "ephemeral-storage": ("requests", "ephemeral-storage"),
-    "requests.ephemeral-storage": ("requests", "ephemeral-storage"),
-    "limits.ephemeral-storage": ("limits", "ephemeral-storage"),
 }
-"""Quota keys that a pod must specify when a quota tracks them, and where they come from."""
+"""Quota keys that every container of a pod, init containers included, must specify when a quota tracks
+them, and where they come from: CPU and memory only (`validationSet` of the v1.30 pod quota evaluator, which
+keeps ephemeral-storage, extended resources and hugepages out of this rule on purpose)."""
 
 
 @dataclass(frozen=True)
@@ -601,7 +600,7 @@ def quota_problems(
             kind, res = COMPUTE_QUOTA[key]
             for template, containers in pods:
                 for c in containers:
-                    if c.section == "containers" and res not in getattr(c, kind):
+                    if res not in getattr(c, kind):
                         yield AdmissionFailure(
                             "ResourceQuota",
                             describe(template.owner),

@@ -194,3 +194,50 @@ def test_sidecars_add_to_the_pod_and_init_containers_run_beside_earlier_sidecars
     ]
     # Order matters: an init container before the sidecar starts runs without it (max(2, 1 + 1) = 2).
     assert run(ns(), hard, pod(main, init=[alone, sidecar])) == []
+
+
+# --- ResourceQuota: which containers must name a tracked resource -------------------------------------------
+# resource-quotas page: "If quota is enabled in a namespace for compute resources like cpu and memory, users
+# must specify requests or limits for those values"; the v1.30 pod evaluator (Constraints) applies it to
+# every container and init container, and only to cpu and memory (its validationSet).
+
+
+def test_quota_on_cpu_requires_it_of_every_container_and_init_container() -> None:
+    named = container("a", requests={"cpu": "100m"})
+    bare = container("b")
+    init = [named | {"name": "i0"}, bare | {"name": "i1"}]
+    out = run(ns(), quota({"requests.cpu": "4"}), pod(named, bare, init=init))
+    assert out == [
+        "[admission:ResourceQuota] Pod apps/p: initContainers[1] i1: must specify requests.cpu "
+        "(tracked by ResourceQuota apps/q)",
+        "[admission:ResourceQuota] Pod apps/p: containers[1] b: must specify requests.cpu "
+        "(tracked by ResourceQuota apps/q)",
+    ]
+    named_init = named | {"name": "i1"}
+    assert run(ns(), quota({"requests.cpu": "4"}), pod(named, named | {"name": "b"}, init=[named_init])) == []
+
+
+def test_each_compute_quota_key_names_its_own_field() -> None:
+    cases = {
+        "cpu": ("requests", "cpu"),
+        "requests.cpu": ("requests", "cpu"),
+        "memory": ("requests", "memory"),
+        "requests.memory": ("requests", "memory"),
+        "limits.cpu": ("limits", "cpu"),
+        "limits.memory": ("limits", "memory"),
+    }
+    for key, (field, res) in cases.items():
+        other_field = "limits" if field == "requests" else "requests"
+        wrong = container(**{other_field: {res: "1"}}) if field == "limits" else container(limits=None)
+        assert run(ns(), quota({key: "10"}), pod(wrong)) == [
+            f"[admission:ResourceQuota] Pod apps/p: containers[0] main: must specify {key} "
+            "(tracked by ResourceQuota apps/q)"
+        ], key
+        assert run(ns(), quota({key: "10"}), pod(container(**{field: {res: "1"}}))) == [], key
+
+
+def test_quota_on_ephemeral_storage_or_gpus_does_not_require_every_container_to_name_it() -> None:
+    # validationSet: "do not add more resources to this list" (gpus, ephemeral-storage).
+    hard = {"requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "1Gi", "ephemeral-storage": "1Gi",
+            "requests.nvidia.com/gpu": "1"}
+    assert run(ns(), quota(hard), pod(container())) == []
