@@ -282,10 +282,22 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
             ):
                 yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS-1123 subdomain")
     if kind == "Service":
-        for i, port in enumerate(spec.get("ports") or []):
-            name = port.get("name")
-            if name is not None and (len(str(name)) > 63 or not _DNS1123_LABEL.match(str(name))):
+        # validateServicePort: with more than one port every port needs a name (services page, "Multi-port
+        # Services"); a name given is a DNS-1123 label, unique within the Service.
+        ports = spec.get("ports") or []
+        port_names: set[str] = set()
+        for i, port in enumerate(ports):
+            name = str(port.get("name") or "")
+            if not name:
+                if len(ports) > 1:
+                    yield AdmissionFailure("names", who, f"spec.ports[{i}].name is required when a Service has "
+                                           "more than one port")
+                continue
+            if len(name) > 63 or not _DNS1123_LABEL.match(name):
                 yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} must be a DNS-1123 label")
+            if name in port_names:
+                yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} is used twice in the Service")
+            port_names.add(name)
 
 
 def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:

@@ -212,7 +212,7 @@ def test_quota_bounds_load_balancers_and_node_ports() -> None:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "pub", "namespace": "apps"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}, {"port": 443}]},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]},
     }
     out = failures(ns("apps"), quota("apps", {"services.loadbalancers": "0", "services.nodeports": "1"}), svc)
     assert any("services.loadbalancers" in f for f in out)

@@ -241,3 +241,38 @@ def test_quota_on_ephemeral_storage_or_gpus_does_not_require_every_container_to_
     hard = {"requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "1Gi", "ephemeral-storage": "1Gi",
             "requests.nvidia.com/gpu": "1"}
     assert run(ns(), quota(hard), pod(container())) == []
+
+
+# --- Service port names ---------------------------------------------------------------------------------
+# services page, "Multi-port Services": "you must give all of your ports names so that these are
+# unambiguous"; validateServicePort: a name given is a DNS-1123 label and unique among the Service's ports.
+
+
+def service(*ports: dict[str, Any], name: str = "web") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "apps"},
+            "spec": {"ports": list(ports)}}
+
+
+def test_one_port_may_be_unnamed_but_every_port_of_several_must_be_named() -> None:
+    assert run(ns(), service({"port": 80})) == []
+    assert run(ns(), service({"port": 80, "name": ""})) == []
+    assert run(ns(), service({"port": 80, "name": "http"}, {"port": 443})) == [
+        "[admission:names] Service apps/web: spec.ports[1].name is required when a Service has more than one port"
+    ]
+    assert run(ns(), service({"port": 80}, {"port": 443, "name": "https"})) == [
+        "[admission:names] Service apps/web: spec.ports[0].name is required when a Service has more than one port"
+    ]
+
+
+def test_service_port_names_are_dns1123_labels_and_unique() -> None:
+    assert run(ns(), service({"port": 80, "name": "a" * 63})) == []
+    assert run(ns(), service({"port": 80, "name": "a" * 64})) == [
+        f"[admission:names] Service apps/web: spec.ports[0].name {'a' * 64!r} must be a DNS-1123 label"
+    ]
+    assert run(ns(), service({"port": 80, "name": "http"}, {"port": 81, "name": "HTTP"})) == [
+        "[admission:names] Service apps/web: spec.ports[1].name 'HTTP' must be a DNS-1123 label"
+    ]
+    twice = service({"port": 80, "name": "http"}, {"port": 81, "name": "x"}, {"port": 82, "name": "http"})
+    assert run(ns(), twice) == [
+        "[admission:names] Service apps/web: spec.ports[2].name 'http' is used twice in the Service"
+    ]
