@@ -28,6 +28,7 @@ the real thing.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -274,12 +275,15 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
         for msg in label_problems(labels or {}, "spec.selector"):
             yield AdmissionFailure("labels", who, msg)
     if kind == "Ingress":
+        # validateIngressRules: a host is a DNS name, not an IP address (IngressRule API reference: "IPs are not
+        # allowed"), and a DNS-1123 subdomain of at most 253 characters, optionally after a leading "*.".
         for i, rule in enumerate(spec.get("rules") or []):
             host = str(rule.get("host") or "")
-            bare = _WILDCARD_HOST.sub("", host)
-            if host and (
-                len(host) > 253 or not _DNS1123_SUBDOMAIN.match(bare) or any(len(p) > 63 for p in bare.split("."))
-            ):
+            if not host:
+                continue
+            if _is_ip(host):
+                yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS name, not an IP")
+            elif len(host) > 253 or not _DNS1123_SUBDOMAIN.match(_WILDCARD_HOST.sub("", host, count=1)):
                 yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS-1123 subdomain")
     if kind == "Service":
         # validateServicePort: with more than one port every port needs a name (services page, "Multi-port
@@ -298,6 +302,19 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
             if name in port_names:
                 yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} is used twice in the Service")
             port_names.add(name)
+
+
+def _is_ip(host: str) -> bool:
+    """Whether the API server reads `host` as an IP address (netutils.ParseIPSloppy): four dot-separated
+    decimal numbers up to 255, leading zeros allowed, or an IPv6 address."""
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        return True
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:

@@ -276,3 +276,44 @@ def test_service_port_names_are_dns1123_labels_and_unique() -> None:
     assert run(ns(), twice) == [
         "[admission:names] Service apps/web: spec.ports[2].name 'http' is used twice in the Service"
     ]
+
+
+# --- Ingress hosts --------------------------------------------------------------------------------------
+# IngressRule (API reference): host is a fully qualified domain name, "IPs are not allowed"; a wildcard host
+# is "*." then a DNS-1123 subdomain; at most 253 characters in all (validateIngressRules, v1.30).
+
+
+def ingress(*hosts: str) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i", "namespace": "apps"},
+            "spec": {"rules": [{"host": h} for h in hosts]}}
+
+
+def test_ingress_hosts_are_dns_names_wildcards_allowed_only_as_the_first_label() -> None:
+    assert run(ns(), ingress("llm.example.ee", "*.example.ee", "")) == []
+    bad = ["a.*.example.ee", "*.*.example.ee", "*example.ee", "LLM.example.ee"]
+    assert run(ns(), ingress("llm.example.ee", *bad)) == [
+        f"[admission:names] Ingress apps/i: spec.rules[{i}].host {h!r} must be a DNS-1123 subdomain"
+        for i, h in enumerate(bad, start=1)
+    ]
+
+
+def test_ingress_host_length_is_bounded_at_253_with_the_wildcard() -> None:
+    long = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253 characters
+    assert len(long) == 253 and run(ns(), ingress(long)) == []
+    # the API server bounds the subdomain, not each label: a 64-character label is still admitted
+    assert run(ns(), ingress("a" * 64 + ".example.ee")) == []
+    wild = "*." + long[2:]
+    assert len(wild) == 253 and run(ns(), ingress(wild)) == []
+    assert run(ns(), ingress("*." + long[1:])) == [
+        f"[admission:names] Ingress apps/i: spec.rules[0].host {'*.' + long[1:]!r} must be a DNS-1123 subdomain"
+    ]
+
+
+def test_ingress_host_may_not_be_an_ip_address() -> None:
+    ips = ["10.0.0.1", "255.255.255.255", "010.0.0.1", "fd00::1", "::ffff:10.0.0.1"]
+    assert run(ns(), ingress(*ips)) == [
+        f"[admission:names] Ingress apps/i: spec.rules[{i}].host {h!r} must be a DNS name, not an IP"
+        for i, h in enumerate(ips)
+    ]
+    # not IP addresses: an octet above 255, three or five numbers; they are valid DNS subdomains
+    assert run(ns(), ingress("256.0.0.1", "10.0.0", "10.0.0.1.2", "1.2.3.x")) == []
