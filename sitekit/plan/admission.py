@@ -199,8 +199,8 @@ def _name_problem(kind: str, name: str) -> str | None:
 
 
 def _qualified_key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
         return f"key {key!r}: prefix must be a DNS-1123 subdomain"
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
         return f"key {key!r}: name part must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"

@@ -317,3 +317,39 @@ def test_ingress_host_may_not_be_an_ip_address() -> None:
     ]
     # not IP addresses: an octet above 255, three or five numbers; they are valid DNS subdomains
     assert run(ns(), ingress("256.0.0.1", "10.0.0", "10.0.0.1.2", "1.2.3.x")) == []
+
+
+# --- label and annotation keys and values ------------------------------------------------------------------
+# labels page, "Syntax and character set": a key is an optional prefix (a DNS subdomain of at most 253
+# characters, followed by '/') and a name of at most 63 characters, alphanumerics, '-', '_' and '.', beginning
+# and ending alphanumeric; a value is empty or the same 63-character form. IsQualifiedName refuses an empty
+# prefix before a '/'.
+
+KEY_NAME_MSG = "name part must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+
+
+def labelled(labels: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps", "labels": labels}}
+
+
+def test_label_keys_at_their_boundaries() -> None:
+    prefix = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253
+    good = {"a" * 63: "", f"{prefix}/x": "v", "A.b_c-D": "v", "x/y": "1", "9": "9"}
+    assert run(ns(), labelled(good)) == []
+    bad = ["a" * 64, f"{prefix}b/x", "/x", "x/", "-x", "x_", "a/b/c", "Ex.com/x", ""]
+    out = run(ns(), labelled({k: "v" for k in bad}))
+    assert out == [
+        f"[admission:labels] ConfigMap apps/c: metadata.labels: key {k!r}: "
+        + ("prefix must be a DNS-1123 subdomain" if k in (f"{prefix}b/x", "/x", "a/b/c", "Ex.com/x") else KEY_NAME_MSG)
+        for k in bad
+    ]
+
+
+def test_label_values_at_their_boundaries() -> None:
+    assert run(ns(), labelled({"a": "v" * 63, "b": "", "c": "A-b_c.D", "d": 7})) == []
+    bad = {"a": "v" * 64, "b": "-v", "c": "v.", "d": "a b"}
+    assert run(ns(), labelled(bad)) == [
+        f"[admission:labels] ConfigMap apps/c: metadata.labels: value {v!r} of {k!r} must be at most 63 "
+        "alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+        for k, v in bad.items()
+    ]
