@@ -28,6 +28,8 @@ the real thing.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -221,13 +223,34 @@ def label_problems(labels: Mapping[str, Any], where: str) -> Iterator[str]:
             )
 
 
-def _data_size(obj: Mapping[str, Any]) -> int:
-    total = 0
-    for section in ("data", "binaryData", "stringData"):
+_BASE64_SECTIONS = {"ConfigMap": "binaryData", "Secret": "data"}
+"""The section of each kind whose values are bytes, sent base64-encoded in the object."""
+
+
+def _data_sizes(obj: Mapping[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """The bytes of each key's value as the API server counts them against the 1 MiB limit, and the values
+    that are not base64 where bytes are expected.
+
+    ValidateConfigMap and ValidateSecret (v1.30) count the values only, not the keys, after decoding:
+    `binaryData` of a ConfigMap and `data` of a Secret are base64 in the object; a Secret's `stringData`
+    is text that replaces `data` under the same key (Secret conversion, "StringData overwrites Data").
+    """
+    kind = str(obj.get("kind"))
+    sizes: dict[str, int] = {}
+    bad: list[str] = []
+    sections = ("data", "stringData") if kind == "Secret" else ("data", "binaryData")
+    for section in sections:
         for key, value in (obj.get(section) or {}).items():
-            total += len(str(key).encode()) if obj.get("kind") == "ConfigMap" else 0
-            total += len(str(value).encode())
-    return total
+            if section == _BASE64_SECTIONS[kind]:
+                try:
+                    size = len(base64.b64decode(str(value), validate=True))
+                except binascii.Error:
+                    bad.append(f"{section}[{key!r}] is not valid base64")
+                    size = len(str(value))
+            else:
+                size = len(str(value).encode())
+            sizes[f"{section}/{key}" if kind == "ConfigMap" else str(key)] = size
+    return sizes, bad
 
 
 def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
@@ -257,13 +280,21 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
             f"metadata.annotations total {size} bytes, more than the limit of {MAX_ANNOTATION_BYTES}",
         )
     if kind in ("ConfigMap", "Secret"):
+        # IsConfigMapKey: at most 253 of alphanumerics, '-', '_' and '.', never '.' and never starting '..'
         for section in ("data", "binaryData", "stringData"):
             for key in obj.get(section) or {}:
-                if len(str(key)) > 253 or not _CONFIG_KEY.match(str(key)) or str(key) in (".", ".."):
+                if len(str(key)) > 253 or not _CONFIG_KEY.match(str(key)) or str(key) == "." or str(key)[:2] == "..":
                     yield AdmissionFailure(
-                        "names", who, f"{section} key {key!r} must consist of alphanumerics, '-', '_' or '.'"
+                        "names", who, f"{section} key {key!r} must consist of alphanumerics, '-', '_' or '.', "
+                        "and may not be '.' or start with '..'"
                     )
-        size = _data_size(obj)
+        if kind == "ConfigMap":
+            for key in (obj.get("data") or {}).keys() & (obj.get("binaryData") or {}).keys():
+                yield AdmissionFailure("names", who, f"data key {key!r} is also a key of binaryData")
+        sizes, undecodable = _data_sizes(obj)
+        for problem in undecodable:
+            yield AdmissionFailure("validation", who, problem)
+        size = sum(sizes.values())
         if size > MAX_DATA_BYTES:
             yield AdmissionFailure(
                 "size", who, f"data is {size} bytes, more than the {kind} limit of {MAX_DATA_BYTES} (1 MiB)"

@@ -267,13 +267,14 @@ def test_configmap_over_one_mebibyte_is_refused() -> None:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "big", "namespace": "apps"},
-        "data": {"a": "x" * (1024 * 1024)},
+        "data": {"a": "x" * (1024 * 1024 + 1)},
     }
     out = failures(ns("apps"), cm)
     assert out and out[0].startswith(
         "[admission:size] ConfigMap apps/big: data is 1048577 bytes, more than the ConfigMap limit"
     )
-    cm["data"] = {"a": "x" * (1024 * 1024 - 1)}
+    # ValidateConfigMap counts the values' bytes, not the keys: exactly 1 MiB of values is admitted
+    cm["data"] = {"a": "x" * (1024 * 1024)}
     assert failures(ns("apps"), cm) == []
 
 

@@ -11,6 +11,7 @@ for every mutant of `sitekit/plan/admission.py`.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sitekit.plan.admission import admit
@@ -353,3 +354,70 @@ def test_label_values_at_their_boundaries() -> None:
         "alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
         for k, v in bad.items()
     ]
+
+
+# --- ConfigMap and Secret keys and sizes -------------------------------------------------------------------
+# configmap page: keys "must consist of alphanumeric characters, -, _ or ."; IsConfigMapKey also refuses '.'
+# and any key starting with '..' (and over 253 characters). configmap page: "The data stored in a ConfigMap
+# cannot exceed 1 MiB"; secret page, "Restriction on data size": "Individual Secrets are limited to 1MiB".
+# ValidateConfigMap/ValidateSecret count the decoded values, not the keys; binaryData and a Secret's data
+# are base64 in the object, a Secret's stringData replaces data under the same key.
+
+KEY_MSG = "must consist of alphanumerics, '-', '_' or '.', and may not be '.' or start with '..'"
+MIB = 1024 * 1024
+
+
+def config_map(kind: str = "ConfigMap", **sections: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": "c", "namespace": "apps"}, **sections}
+
+
+def test_config_keys_at_their_boundaries_in_every_section() -> None:
+    good = {"k" * 253: "", "a.b-c_D": "", ".hidden": "", "a..b": ""}
+    for kind, section in [("ConfigMap", "data"), ("ConfigMap", "binaryData"), ("Secret", "data"),
+                          ("Secret", "stringData")]:
+        assert run(ns(), config_map(kind, **{section: good})) == [], (kind, section)
+        bad = ["k" * 254, ".", "..", "..data", "a b", "a/b", ""]
+        assert run(ns(), config_map(kind, **{section: dict.fromkeys(bad, "")})) == [
+            f"[admission:names] {kind} apps/c: {section} key {k!r} {KEY_MSG}" for k in bad
+        ], (kind, section)
+
+
+def test_a_configmap_key_may_not_be_in_both_data_and_binaryData() -> None:
+    out = run(ns(), config_map(data={"a": "x", "b": "y"}, binaryData={"b": "eQ==", "c": "eQ=="}))
+    assert out == ["[admission:names] ConfigMap apps/c: data key 'b' is also a key of binaryData"]
+
+
+def test_configmap_size_counts_values_not_keys_and_decodes_binary_data() -> None:
+    half = "x" * (MIB // 2)
+    assert run(ns(), config_map(data={"a" * 200: half, "b" * 200: half})) == []
+    # binaryData: 1 MiB of bytes is 4/3 as many base64 characters, still admitted; one byte more is not
+    exact = base64_of(MIB - 3)
+    assert run(ns(), config_map(data={"t": "abc"}, binaryData={"b": exact})) == []
+    assert run(ns(), config_map(data={"t": "abcd"}, binaryData={"b": exact})) == [
+        f"[admission:size] ConfigMap apps/c: data is {MIB + 1} bytes, more than the ConfigMap limit of {MIB} (1 MiB)"
+    ]
+
+
+def test_secret_size_decodes_data_and_lets_string_data_replace_it() -> None:
+    assert run(ns(), config_map("Secret", data={"a": base64_of(MIB)})) == []
+    assert run(ns(), config_map("Secret", data={"a": base64_of(MIB), "b": "eA=="})) == [
+        f"[admission:size] Secret apps/c: data is {MIB + 1} bytes, more than the Secret limit of {MIB} (1 MiB)"
+    ]
+    # stringData 'a' replaces data 'a': 1 byte in all, not 1 MiB + 1
+    assert run(ns(), config_map("Secret", data={"a": base64_of(MIB)}, stringData={"a": "x"})) == []
+    assert run(ns(), config_map("Secret", data={"a": "eA=="}, stringData={"b": "x" * MIB})) == [
+        f"[admission:size] Secret apps/c: data is {MIB + 1} bytes, more than the Secret limit of {MIB} (1 MiB)"
+    ]
+
+
+def test_bytes_that_are_not_base64_are_refused() -> None:
+    assert run(ns(), config_map("Secret", data={"a": "not base64!"}, stringData={"s": "not base64!"})) == [
+        "[admission:validation] Secret apps/c: data['a'] is not valid base64"
+    ]
+    assert run(ns(), config_map(data={"a": "not base64!"}, binaryData={"b": "eA="})) == [
+        "[admission:validation] ConfigMap apps/c: binaryData['b'] is not valid base64"
+    ]
+
+
+def base64_of(size: int) -> str:
+    return base64.b64encode(b"\0" * size).decode()
