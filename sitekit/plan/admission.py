@@ -351,7 +351,8 @@ def _is_ip(host: str) -> bool:
 def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
     """Validation of a pod template: container and port names, template and node-selector labels."""
     who = describe(template.owner)
-    for msg in label_problems(template.labels, f"{template.path.rsplit('.spec', 1)[0]}.metadata.labels"):
+    # the template's labels sit beside its spec: spec.template.metadata.labels, or a Pod's own metadata.labels
+    for msg in label_problems(template.labels, f"{template.path.removesuffix('spec')}metadata.labels"):
         yield AdmissionFailure("labels", who, msg)
     for msg in label_problems(template.spec.get("nodeSelector") or {}, f"{template.path}.nodeSelector"):
         yield AdmissionFailure("labels", who, msg)

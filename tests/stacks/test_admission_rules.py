@@ -421,3 +421,18 @@ def test_bytes_that_are_not_base64_are_refused() -> None:
 
 def base64_of(size: int) -> str:
     return base64.b64encode(b"\0" * size).decode()
+
+
+def test_template_label_problems_name_the_field_of_each_kind() -> None:
+    bad = {"app": "-x"}
+    msg = "value '-x' of 'app' must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+    assert run(ns(), pod(labels=bad)) == [f"[admission:labels] Pod apps/p: metadata.labels: {msg}"]
+    template = {"metadata": {"labels": bad}, "spec": {"containers": [container()]}}
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "apps"},
+              "spec": {"template": template}}
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "apps"},
+            "spec": {"jobTemplate": {"spec": {"template": template}}}}
+    assert run(ns(), deploy, cron) == [
+        f"[admission:labels] Deployment apps/d: spec.template.metadata.labels: {msg}",
+        f"[admission:labels] CronJob apps/c: spec.jobTemplate.spec.template.metadata.labels: {msg}",
+    ]
