@@ -365,15 +365,24 @@ def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
             if name in seen:
                 yield AdmissionFailure("names", who, f"{section}[{i}] name {name!r} is used twice in the pod")
             seen.add(name)
+            # validateContainerPorts: a name, when given, is an IANA service name unique within the container
+            port_names: set[str] = set()
             for j, port in enumerate(container.get("ports") or []):
-                pname = port.get("name")
-                if pname is not None and not _valid_port_name(str(pname)):
+                pname = str(port.get("name") or "")
+                if not pname:
+                    continue
+                if not _valid_port_name(pname):
                     yield AdmissionFailure(
                         "names",
                         who,
                         f"{section}[{i}].ports[{j}] name {pname!r} must be an IANA service name (at most 15 "
                         "lower-case alphanumerics and '-', with a letter, no '--')",
                     )
+                elif pname in port_names:
+                    yield AdmissionFailure(
+                        "names", who, f"{section}[{i}].ports[{j}] name {pname!r} is used twice in the container"
+                    )
+                port_names.add(pname)
 
 
 def _valid_port_name(name: str) -> bool:

@@ -436,3 +436,50 @@ def test_template_label_problems_name_the_field_of_each_kind() -> None:
         f"[admission:labels] Deployment apps/d: spec.template.metadata.labels: {msg}",
         f"[admission:labels] CronJob apps/c: spec.jobTemplate.spec.template.metadata.labels: {msg}",
     ]
+
+
+# --- container names and port names ------------------------------------------------------------------------
+# Container names are DNS-1123 labels unique in the pod, init containers included (ValidatePodSpec); a port
+# name, when given, is an IANA service name (IsValidPortName: at most 15 characters, lower-case alphanumerics
+# and '-', at least one letter, no '--', not beginning or ending with '-') unique within its container
+# (validateContainerPorts).
+
+PORT_MSG = "must be an IANA service name (at most 15 lower-case alphanumerics and '-', with a letter, no '--')"
+
+
+def ported(*names: str | None, cname: str = "main") -> dict[str, Any]:
+    ports = [{"containerPort": 8000 + i} | ({} if n is None else {"name": n}) for i, n in enumerate(names)]
+    return container(cname, ports=ports)
+
+
+def test_container_port_names_at_their_boundaries() -> None:
+    assert run(ns(), pod(ported("http", "a" * 15, "a1", "1a", "a-b-c", None, ""))) == []
+    bad = ["a" * 16, "1234", "a--b", "-ab", "ab-", "Http", "a_b"]
+    assert run(ns(), pod(ported(*bad))) == [
+        f"[admission:names] Pod apps/p: containers[0].ports[{j}] name {n!r} {PORT_MSG}" for j, n in enumerate(bad)
+    ]
+
+
+def test_container_port_names_are_unique_within_a_container_not_across_containers() -> None:
+    assert run(ns(), pod(ported("http"), ported("http", cname="side"), init=[ported("http", cname="i")])) == []
+    assert run(ns(), pod(ported("web", "http", "web"))) == [
+        "[admission:names] Pod apps/p: containers[0].ports[2] name 'web' is used twice in the container"
+    ]
+    assert run(ns(), pod(init=[ported("x", "x", cname="i")])) == [
+        "[admission:names] Pod apps/p: initContainers[0].ports[1] name 'x' is used twice in the container"
+    ]
+
+
+def test_container_names_are_labels_unique_across_init_and_app_containers() -> None:
+    assert run(ns(), pod(container("a" * 63), init=[container("b")])) == []
+    bad = [container("a" * 64), container("Main"), container(""), {"image": "x"}]
+    assert run(ns(), pod(*bad)) == [
+        f"[admission:names] Pod apps/p: containers[{i}] name {n!r} must be a DNS-1123 label"
+        for i, n in enumerate(["a" * 64, "Main", "", ""])
+    ] + ["[admission:names] Pod apps/p: containers[3] name '' is used twice in the pod"]
+    assert run(ns(), pod(container("a"), container("b"), init=[container("b")])) == [
+        "[admission:names] Pod apps/p: containers[1] name 'b' is used twice in the pod"
+    ]
+    assert run(ns(), pod(container("a"), init=[container("i"), container("i")])) == [
+        "[admission:names] Pod apps/p: initContainers[1] name 'i' is used twice in the pod"
+    ]
