@@ -593,17 +593,23 @@ def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fra
 
 
 def _count_key(obj: Mapping[str, Any]) -> str:
+    """The object-count quota key of an object: `count/<resource>.<group>`, or `count/<resource>` in the core
+    group (resource-quotas page, "Object count quota"), with the resource the kind's English plural."""
     group = str(obj.get("apiVersion", "v1")).rpartition("/")[0]
-    plural = str(obj.get("kind", "")).lower() + "s"
-    if plural.endswith("ys"):
-        plural = plural[:-2] + "ies"
-    if plural.endswith("sss"):
-        plural = plural[:-1] + "es"
+    kind = str(obj.get("kind", ""))
+    singular = kind.lower()
+    if kind == "Endpoints":
+        plural = singular
+    elif singular.endswith("s"):
+        plural = singular + "es"
+    elif singular.endswith("y") and singular[-2:-1] not in ("a", "e", "i", "o", "u"):
+        plural = singular[:-1] + "ies"
+    else:
+        plural = singular + "s"
     return f"count/{plural}.{group}" if group else f"count/{plural}"
 
 
 _LEGACY_COUNTS = {
-    "Pod": "pods",
     "Service": "services",
     "ConfigMap": "configmaps",
     "Secret": "secrets",
@@ -625,6 +631,8 @@ def quota_usage(
         usage[f"count/{key}"] += count
     for obj in objects:
         kind = str(obj.get("kind"))
+        if kind == "Pod":
+            continue  # counted with the other pods below, from its template
         usage[_count_key(obj)] += 1
         if kind in _LEGACY_COUNTS:
             usage[_LEGACY_COUNTS[kind]] += 1

@@ -483,3 +483,89 @@ def test_container_names_are_labels_unique_across_init_and_app_containers() -> N
     assert run(ns(), pod(container("a"), init=[container("i"), container("i")])) == [
         "[admission:names] Pod apps/p: initContainers[1] name 'i' is used twice in the pod"
     ]
+
+
+# --- ResourceQuota: object counts ---------------------------------------------------------------------------
+# resource-quotas page, "Object count quota": `count/<resource>.<group>` for any namespaced resource
+# (`count/<resource>` in the core group) and the older names (pods, services, configmaps, secrets,
+# persistentvolumeclaims, replicationcontrollers, resourcequotas, services.loadbalancers, services.nodeports).
+# Each namespace also holds the `kube-root-ca.crt` ConfigMap and the `default` ServiceAccount.
+
+
+def obj(kind: str, api: str = "v1", name: str = "o", **rest: Any) -> dict[str, Any]:
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "apps"}, **rest}
+
+
+def need(key: str, count: int | str, hard: int | str, quota_name: str = "q") -> str:
+    return (f"[admission:ResourceQuota] ResourceQuota apps/{quota_name}: {key}: the namespace's objects need "
+            f"{count} at their maximum replicas, above the hard limit {hard}")
+
+
+def exactly(key: str, count: int, *objects: dict[str, Any]) -> None:
+    """The namespace holds `count` of `key`: a quota of that many admits it, one fewer refuses it."""
+    assert run(ns(), quota({key: str(count)}), *objects) == [], key
+    assert run(ns(), quota({key: str(count - 1)}), *objects) == [need(key, count, count - 1)], key
+
+
+def test_object_counts_use_the_resource_and_group_of_each_kind() -> None:
+    exactly("count/deployments.apps", 2, obj("Deployment", "apps/v1", "a"), obj("Deployment", "apps/v1", "b"))
+    exactly("count/networkpolicies.networking.k8s.io", 1, obj("NetworkPolicy", "networking.k8s.io/v1"))
+    exactly("count/ingresses.networking.k8s.io", 1, obj("Ingress", "networking.k8s.io/v1"))
+    exactly("count/gateways.gateway.networking.k8s.io", 1, obj("Gateway", "gateway.networking.k8s.io/v1"))
+    exactly("count/endpoints", 1, obj("Endpoints"))
+    exactly("count/secrets", 1, obj("Secret"))
+    exactly("secrets", 1, obj("Secret"))
+    exactly("count/resourcequotas", 1)  # the quota itself
+    exactly("resourcequotas", 2, quota({}, name="other"))
+    exactly("count/roles.rbac.authorization.k8s.io", 1, obj("Role", "rbac.authorization.k8s.io/v1"))
+
+
+def test_the_control_plane_objects_of_every_namespace_count() -> None:
+    exactly("configmaps", 2, obj("ConfigMap"))
+    exactly("count/configmaps", 2, obj("ConfigMap"))
+    exactly("count/serviceaccounts", 2, obj("ServiceAccount"))
+    exactly("count/serviceaccounts", 1)
+
+
+def test_a_pod_counts_once_and_a_workload_counts_its_pods_at_their_maximum() -> None:
+    exactly("pods", 1, pod())
+    exactly("count/pods", 1, pod())
+    rc = obj("ReplicationController", spec={"replicas": 2, "template": {"spec": {"containers": [container()]}}})
+    exactly("replicationcontrollers", 1, rc)
+    exactly("pods", 2, rc)
+    exactly("count/replicationcontrollers", 1, rc)
+
+
+def test_services_count_by_type_and_node_ports_by_port() -> None:
+    ports = [{"name": "a", "port": 80}, {"name": "b", "port": 81}, {"name": "c", "port": 82}]
+    lb = obj("Service", name="lb", spec={"type": "LoadBalancer", "ports": ports})
+    node = obj("Service", name="np", spec={"type": "NodePort", "ports": ports[:2]})
+    cluster = obj("Service", name="ci", spec={"ports": ports})
+    exactly("services", 3, lb, node, cluster)
+    exactly("count/services", 3, lb, node, cluster)
+    exactly("services.loadbalancers", 1, lb, node, cluster)
+    exactly("services.nodeports", 5, lb, node, cluster)
+    assert run(ns(), quota({"services.loadbalancers": "0", "services.nodeports": "0"}), cluster) == []
+
+
+def test_claims_count_storage_in_all_and_per_storage_class() -> None:
+    def pvc(name: str, size: str, cls: str | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"resources": {"requests": {"storage": size}}}
+        if cls:
+            spec["storageClassName"] = cls
+        return obj("PersistentVolumeClaim", name=name, spec=spec)
+
+    claims = [pvc("a", "10Gi", "fast"), pvc("b", "5Gi", "fast"), pvc("c", "1Gi"), pvc("d", "1Gi", "slow"),
+              obj("PersistentVolumeClaim", name="e", spec={})]
+    assert run(ns(), quota({"requests.storage": "17Gi", "fast.storageclass.storage.k8s.io/requests.storage": "15Gi",
+                            "fast.storageclass.storage.k8s.io/persistentvolumeclaims": "2",
+                            "persistentvolumeclaims": "5"}), *claims) == []
+    out = run(ns(), quota({"requests.storage": "16Gi", "fast.storageclass.storage.k8s.io/requests.storage": "14Gi",
+                           "fast.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+                           "persistentvolumeclaims": "4"}), *claims)
+    assert out == [
+        need("requests.storage", "17Gi", "16Gi"),
+        need("fast.storageclass.storage.k8s.io/requests.storage", "15Gi", "14Gi"),
+        need("fast.storageclass.storage.k8s.io/persistentvolumeclaims", 2, 1),
+        need("persistentvolumeclaims", 5, 4),
+    ]
