@@ -569,3 +569,392 @@ def test_claims_count_storage_in_all_and_per_storage_class() -> None:
         need("fast.storageclass.storage.k8s.io/persistentvolumeclaims", 2, 1),
         need("persistentvolumeclaims", 5, 4),
     ]
+
+
+# --- object names -----------------------------------------------------------------------------------------
+# names page: most names are DNS-1123 subdomains (at most 253); Namespaces are DNS-1123 labels (at most 63);
+# Services are DNS-1035 labels (start with a letter); RBAC objects are path segment names (anything but '.',
+# '..', '/' and '%'; ValidateRBACName). A namespace given in metadata is a DNS-1123 label.
+
+SUBDOMAIN = "must be a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.', at most 253)"
+LABEL = "must be a DNS-1123 label (lower-case alphanumerics and '-', at most 63 characters)"
+DNS1035 = "must be a DNS-1035 label (start with a letter; lower-case alphanumerics and '-', at most 63 characters)"
+RBAC = "may not be '.', '..' or contain '/' or '%'"
+
+
+def named(kind: str, name: str | None, api: str = "v1", namespace: str | None = "apps") -> dict[str, Any]:
+    meta: dict[str, Any] = {} if name is None else {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return {"apiVersion": api, "kind": kind, "metadata": meta}
+
+
+def test_most_names_are_dns1123_subdomains_of_at_most_253() -> None:
+    long = ".".join(["a" * 63] * 3) + "." + "b" * 61
+    for good in [long, "a", "a.b-c", "0x"]:
+        assert run(ns(), named("ConfigMap", good)) == [], good
+    for bad in [long + "b", "A", "a_b", "-a", "a.", "a..b"]:
+        expected = f"[admission:names] ConfigMap apps/{bad}: name {bad!r} {SUBDOMAIN}"
+        assert run(ns(), named("ConfigMap", bad)) == [expected]
+
+
+def test_a_missing_or_empty_name_is_refused() -> None:
+    for meta_name in (None, ""):
+        assert run(ns(), named("ConfigMap", meta_name)) == [
+            f"[admission:names] ConfigMap apps/{meta_name}: metadata.name is required"
+        ]
+
+
+def test_namespace_names_are_labels() -> None:
+    assert run(ns("a" * 63), ns("a-1")) == []
+    for bad in ["a" * 64, "a.b", "A", "a-"]:
+        assert run(ns(bad)) == [f"[admission:names] Namespace {bad}: name {bad!r} {LABEL}"]
+
+
+def test_service_names_are_dns1035_labels() -> None:
+    for good in ["a" * 63, "a-1", "web"]:
+        assert run(ns(), named("Service", good)) == [], good
+    for bad in ["a" * 64, "1web", "web-", "a.b", "Web"]:
+        assert run(ns(), named("Service", bad)) == [f"[admission:names] Service apps/{bad}: name {bad!r} {DNS1035}"]
+
+
+def test_rbac_names_are_path_segments() -> None:
+    api = "rbac.authorization.k8s.io/v1"
+    for kind, namespace in [("Role", "apps"), ("RoleBinding", "apps"), ("ClusterRole", None),
+                            ("ClusterRoleBinding", None)]:
+        for good in ["system:controller:Foo_Bar", "a" * 300, "..."]:
+            assert run(ns(), named(kind, good, api, namespace)) == [], (kind, good)
+        where = f"{kind} apps/" if namespace else f"{kind} "
+        for bad in [".", "..", "a/b", "a%b"]:
+            assert run(ns(), named(kind, bad, api, namespace)) == [
+                f"[admission:names] {where}{bad}: name {bad!r} {RBAC}"
+            ], (kind, bad)
+
+
+def test_metadata_namespace_is_a_label() -> None:
+    bad = "a" * 64
+    assert run(named("ConfigMap", "c", namespace=bad)) == [
+        f"[admission:names] ConfigMap {bad}/c: namespace {bad!r} must be a DNS-1123 label",
+        f"[admission:NamespaceLifecycle] ConfigMap {bad}/c: namespace {bad!r} not found (the stack does not "
+        "declare it)",
+    ]
+    assert run(named("ConfigMap", "c", namespace="Apps"))[0] == (
+        "[admission:names] ConfigMap Apps/c: namespace 'Apps' must be a DNS-1123 label"
+    )
+    assert run(ns("a" * 63), named("ConfigMap", "c", namespace="a" * 63)) == []
+
+
+# --- annotations --------------------------------------------------------------------------------------------
+# annotations page: keys are qualified names like label keys; "the total size of all annotations (keys and
+# values) must not exceed 256 KiB" (ValidateAnnotationsSize counts the bytes of every key and value).
+
+
+def annotated(annotations: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps",
+                                                                  "annotations": annotations}}
+
+
+def test_annotation_size_sums_every_key_and_value_in_bytes() -> None:
+    limit = 256 * 1024
+    fits = {"k1": "x" * 1000, "k2": "y" * (limit - 1000 - 4)}
+    assert run(ns(), annotated(fits)) == []
+    over = {**fits, "k2": fits["k2"] + "y"}
+    assert run(ns(), annotated(over)) == [
+        f"[admission:annotations] ConfigMap apps/c: metadata.annotations total {limit + 1} bytes, more than the "
+        f"limit of {limit}"
+    ]
+    # bytes, not characters: 'é' is two bytes in UTF-8
+    wide = {"k": "é" * ((limit - 1) // 2)}
+    assert run(ns(), annotated(wide)) == []
+    assert run(ns(), annotated({"k": "é" * ((limit - 1) // 2 + 1)}))[0].startswith(
+        f"[admission:annotations] ConfigMap apps/c: metadata.annotations total {limit + 1} bytes"
+    )
+
+
+def test_annotation_keys_are_qualified_names_each_reported() -> None:
+    out = run(ns(), annotated({"ok.example/a": "", "-bad": "", "/x": "", "example.com/ok": ""}))
+    assert out == [
+        f"[admission:annotations] ConfigMap apps/c: metadata.annotations: key '-bad': {KEY_NAME_MSG}",
+        "[admission:annotations] ConfigMap apps/c: metadata.annotations: key '/x': prefix must be a DNS-1123 "
+        "subdomain",
+    ]
+
+
+# --- selectors and node selectors -------------------------------------------------------------------------
+# ValidateLabelSelector checks matchLabels as labels; a Service's selector is a plain label map
+# (ValidateService); a pod's nodeSelector is a label map too (ValidatePodSpec).
+
+
+def test_selectors_are_checked_as_labels_where_they_are_label_maps() -> None:
+    bad = {"app": "-x"}
+    msg = "value '-x' of 'app' must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+    svc = obj("Service", name="s", spec={"selector": bad, "ports": [{"port": 80}]})
+    dep = obj("Deployment", "apps/v1", "d", spec={"selector": {"matchLabels": bad}})
+    exprs = obj("Deployment", "apps/v1", "e",
+                spec={"selector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}})
+    assert run(ns(), svc, dep, exprs) == [
+        f"[admission:labels] Service apps/s: spec.selector: {msg}",
+        f"[admission:labels] Deployment apps/d: spec.selector: {msg}",
+    ]
+
+
+def test_node_selector_is_a_label_map() -> None:
+    p = pod()
+    p["spec"]["nodeSelector"] = {"nvidia.com/gpu.product": "A100_SXM4", "-x": "y"}
+    assert run(ns(), p) == [f"[admission:labels] Pod apps/p: spec.nodeSelector: key '-x': {KEY_NAME_MSG}"]
+
+
+# --- how many pods each workload makes (quota counts them at their peak) --------------------------------
+# A Deployment/StatefulSet/ReplicaSet/ReplicationController runs spec.replicas (default 1) or, under a
+# HorizontalPodAutoscaler, up to its maxReplicas; a DaemonSet one per node; a Job spec.parallelism (default
+# 1); a CronJob its jobTemplate's parallelism.
+
+
+def workload(kind: str, name: str = "w", api: str = "apps/v1", **spec: Any) -> dict[str, Any]:
+    template = {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container()]}}
+    if kind == "CronJob":
+        body = {"jobTemplate": {"spec": {"template": template, **spec}}}
+    else:
+        body = {"template": template, **spec}
+    return obj(kind, api, name, spec=body)
+
+
+def autoscaler(target: str, max_replicas: int | None, kind: str = "Deployment", namespace: str = "apps"
+               ) -> dict[str, Any]:
+    spec: dict[str, Any] = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target}}
+    if max_replicas is not None:
+        spec["maxReplicas"] = max_replicas
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"hpa-{target}", "namespace": namespace}, "spec": spec}
+
+
+def test_pods_of_each_workload_kind_at_their_maximum() -> None:
+    for kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+        exactly("pods", 4, workload(kind, replicas=4))
+        exactly("pods", 1, workload(kind))
+    assert run(ns(), quota({"pods": "5"}), workload("DaemonSet"), nodes=5) == []
+    assert run(ns(), quota({"pods": "4"}), workload("DaemonSet"), nodes=5) == [need("pods", 5, 4)]
+    exactly("pods", 3, workload("Job", api="batch/v1", parallelism=3))
+    exactly("pods", 1, workload("Job", api="batch/v1"))
+    exactly("pods", 6, workload("CronJob", api="batch/v1", parallelism=6))
+    exactly("pods", 1, workload("CronJob", api="batch/v1"))
+    exactly("pods", 0, obj("ConfigMap"), obj("Service", spec={"ports": [{"port": 80}]}))
+
+
+def test_an_autoscaler_raises_its_own_target_to_max_replicas() -> None:
+    exactly("pods", 7, workload("Deployment", "web", replicas=2), autoscaler("web", 7))
+    exactly("pods", 7, workload("StatefulSet", "db", replicas=2), autoscaler("db", 7, "StatefulSet"))
+    # maxReplicas is required by the API; read as 1 when absent, never as "no ceiling"
+    exactly("pods", 1, workload("Deployment", "web", replicas=2), autoscaler("web", None))
+    # another name, another kind or another namespace: not this workload
+    exactly("pods", 2, workload("Deployment", "web", replicas=2), autoscaler("api", 7))
+    exactly("pods", 2, workload("Deployment", "web", replicas=2), autoscaler("web", 7, "StatefulSet"))
+    other = [ns("other"), autoscaler("web", 7, namespace="other")]
+    assert run(ns(), quota({"pods": "2"}), workload("Deployment", "web", replicas=2), *other) == []
+
+
+def test_compute_quota_multiplies_each_pod_by_its_replicas() -> None:
+    c = container(requests={"cpu": "250m", "memory": "1Gi", "nvidia.com/gpu": "1"},
+                  limits={"cpu": "500m", "memory": "2Gi", "nvidia.com/gpu": "1"})
+    dep = workload("Deployment", replicas=3)
+    dep["spec"]["template"]["spec"]["containers"] = [c]
+    totals = {"requests.cpu": "750m", "cpu": "750m", "requests.memory": "3Gi", "memory": "3Gi",
+              "limits.cpu": "1500m", "limits.memory": "6Gi", "requests.nvidia.com/gpu": "3"}
+    assert run(ns(), quota(totals), dep) == []
+    for key, value in totals.items():
+        less = {k: (v if k != key else value.replace("3", "2").replace("750m", "749m").replace("1500m", "1499m")
+                    .replace("6Gi", "5Gi")) for k, v in totals.items()}
+        assert run(ns(), quota(less), dep) == [need(key, value, less[key])], key
+
+
+def test_ephemeral_storage_requests_count_under_both_quota_names() -> None:
+    dep = workload("Deployment", replicas=2)
+    dep["spec"]["template"]["spec"]["containers"] = [container(requests={"ephemeral-storage": "1Gi"})]
+    for key in ("ephemeral-storage", "requests.ephemeral-storage"):
+        assert run(ns(), quota({key: "2Gi"}), dep) == []
+        assert run(ns(), quota({key: "2047Mi"}), dep) == [need(key, "2Gi", "2047Mi")]
+
+
+# --- LimitRanger: items of type Container ---------------------------------------------------------------
+# limit-range page: defaulting sets `default` as the limit and `defaultRequest` as the request of a container
+# that gives none (API defaulting first copies a given limit into a missing request); then min (on the
+# request), max (on the limit) and the ratio apply to every container and init container. Pod validation
+# then refuses a request above its limit. Only the LimitRanges of the pod's own namespace apply.
+
+
+def ctr_item(**bounds: Any) -> dict[str, Any]:
+    return {"type": "Container", **bounds}
+
+
+def test_min_is_on_the_request_equal_admitted_one_under_refused_missing_refused() -> None:
+    lr = limit_range(ctr_item(min={"memory": "64Mi"}))
+    assert run(ns(), lr, pod(container(requests={"memory": "64Mi"}))) == []
+    assert run(ns(), lr, pod(container(requests={"memory": "63Mi"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: memory request 63Mi is below the LimitRange "
+        "minimum 64Mi"
+    ]
+    assert run(ns(), lr, pod(container())) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: minimum memory usage is 64Mi but no request is "
+        "specified"
+    ]
+    # a limit alone becomes the request, which then meets the minimum
+    assert run(ns(), lr, pod(container(limits={"memory": "64Mi"}))) == []
+
+
+def test_max_is_on_the_limit_equal_admitted_one_over_refused_missing_refused() -> None:
+    lr = limit_range(ctr_item(max={"cpu": "2"}))
+    assert run(ns(), lr, pod(container(limits={"cpu": "2"}))) == []
+    assert run(ns(), lr, pod(container(limits={"cpu": "2001m"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: cpu limit 2001m exceeds the LimitRange maximum 2"
+    ]
+    assert run(ns(), lr, pod(container(requests={"cpu": "1"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: maximum cpu usage is 2 but no limit is specified"
+    ]
+
+
+def test_container_items_judge_every_container_and_init_container() -> None:
+    lr = limit_range(ctr_item(min={"cpu": "100m"}, max={"cpu": "1"}))
+    ok = container("ok", requests={"cpu": "100m"}, limits={"cpu": "1"})
+    low = container("low", requests={"cpu": "99m"}, limits={"cpu": "1"})
+    high = container("high", requests={"cpu": "100m"}, limits={"cpu": "1001m"})
+    out = run(ns(), lr, pod(ok, low, high, init=[ok | {"name": "i0"}, high | {"name": "i1"}]))
+    assert out == [
+        "[admission:LimitRanger] Pod apps/p: initContainers[1] i1: cpu limit 1001m exceeds the LimitRange maximum 1",
+        "[admission:LimitRanger] Pod apps/p: containers[1] low: cpu request 99m is below the LimitRange minimum 100m",
+        "[admission:LimitRanger] Pod apps/p: containers[2] high: cpu limit 1001m exceeds the LimitRange maximum 1",
+    ]
+
+
+def test_defaults_fill_only_what_the_container_leaves_out() -> None:
+    lr = limit_range(ctr_item(default={"cpu": "1", "memory": "1Gi"}, defaultRequest={"cpu": "500m"},
+                              max={"cpu": "1", "memory": "1Gi"}, min={"cpu": "500m"}))
+    assert run(ns(), lr, pod(container())) == []
+    # a given limit is kept (and refused above max), not replaced by the default
+    assert run(ns(), lr, pod(container(limits={"cpu": "2"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: cpu limit 2 exceeds the LimitRange maximum 1"
+    ]
+    # a given request is kept (and refused below min), not replaced by defaultRequest
+    assert run(ns(), lr, pod(container(requests={"cpu": "100m"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: cpu request 100m is below the LimitRange "
+        "minimum 500m"
+    ]
+
+
+def test_a_defaulted_limit_below_the_request_is_limitranger_s_and_an_own_limit_is_validation_s() -> None:
+    lr = limit_range(ctr_item(default={"memory": "1Gi"}))
+    assert run(ns(), lr, pod(container(requests={"memory": "1Gi"}))) == []
+    assert run(ns(), lr, pod(container(requests={"memory": "2Gi"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: memory request 2Gi exceeds the defaulted limit 1Gi"
+    ]
+    assert run(ns(), pod(container(requests={"memory": "2Gi"}, limits={"memory": "1Gi"}))) == [
+        "[admission:validation] Pod apps/p: containers[0] main: memory request 2Gi exceeds its limit 1Gi"
+    ]
+    assert run(ns(), pod(container(requests={"memory": "1Gi"}, limits={"memory": "1Gi"}))) == []
+    assert run(ns(), pod(init=[container("i", requests={"cpu": "2"}, limits={"cpu": "1"})])) == [
+        "[admission:validation] Pod apps/p: initContainers[0] i: cpu request 2 exceeds its limit 1"
+    ]
+
+
+def test_only_container_items_of_the_pod_s_own_namespace_apply() -> None:
+    strict = ctr_item(min={"cpu": "1"}, max={"cpu": "1"}, default={"cpu": "9"}, defaultRequest={"cpu": "9"})
+    assert run(ns(), ns("other"), limit_range(strict, namespace="other"), pod()) == []
+    # a Pod item bounds the pod's sum, a Container item each container: 1.5Gi twice is within a container
+    # max of 2Gi and above a per-Pod max of 2Gi
+    pair = pod(container("a", limits={"memory": "1536Mi"}), container("b", limits={"memory": "1536Mi"}))
+    assert run(ns(), limit_range(ctr_item(max={"memory": "2Gi"})), pair) == []
+    assert run(ns(), limit_range(pod_item(max={"memory": "2Gi"})), pair) == [
+        "[admission:LimitRanger] Pod apps/p: pod: memory limits 3Gi exceed the per-Pod maximum 2Gi"
+    ]
+    # every LimitRange of the namespace applies
+    two = [limit_range(ctr_item(min={"cpu": "1"})), {**limit_range(ctr_item(max={"cpu": "1"})),
+                                                      "metadata": {"name": "lr2", "namespace": "apps"}}]
+    assert run(ns(), *two, pod(container(requests={"cpu": "1"}))) == [
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: maximum cpu usage is 1 but no limit is specified"
+    ]
+
+
+def test_a_resource_quantity_the_api_server_cannot_parse_is_refused() -> None:
+    bad = container(requests={"cpu": "one"})
+    assert run(ns(), pod(bad, container("b", limits={"memory": "1Gb"}))) == [
+        "[admission:validation] Pod apps/p: containers[0] main: 'one' is not a quantity such as 500m, 4 or 24Gi",
+        "[admission:validation] Pod apps/p: containers[1] b: '1Gb' is not a quantity such as 500m, 4 or 24Gi",
+    ]
+    assert run(ns(), quota({"pods": "ten", "secrets": "1"})) == [
+        "[admission:validation] ResourceQuota apps/q: spec.hard[pods]: 'ten' is not a quantity such as 500m, 4 or "
+        "24Gi"
+    ]
+
+
+# --- NamespaceLifecycle, scope, and the report ------------------------------------------------------------
+# admission-controllers page, NamespaceLifecycle: objects in a namespace that does not exist are refused;
+# default, kube-system, kube-public and kube-node-lease always exist. A cluster-scoped object may not name a
+# namespace; a namespaced object without one goes to `default`.
+
+
+def test_namespaced_objects_need_a_declared_or_system_namespace() -> None:
+    for system in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        assert run(named("ConfigMap", "c", namespace=system)) == [], system
+    assert run(named("ConfigMap", "c", namespace=None)) == []
+    assert run(ns("apps"), named("ConfigMap", "c", namespace="apps")) == []
+    assert run(ns("apps"), named("ConfigMap", "c", namespace="app")) == [
+        "[admission:NamespaceLifecycle] ConfigMap app/c: namespace 'app' not found (the stack does not declare it)"
+    ]
+    # a namespace is declared by a Namespace object, not by another kind with that name
+    assert run(named("ConfigMap", "apps", namespace="default"), named("Secret", "s", namespace="apps")) == [
+        "[admission:NamespaceLifecycle] Secret apps/s: namespace 'apps' not found (the stack does not declare it)"
+    ]
+
+
+def test_cluster_scoped_objects_may_not_name_a_namespace() -> None:
+    for kind in ("Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass", "IngressClass",
+                 "CustomResourceDefinition", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                 "PersistentVolume", "Node", "RuntimeClass", "APIService"):
+        name = "x.example.com" if kind not in ("Namespace",) else "x"
+        assert run(named(kind, name, namespace=None)) == [], kind
+        assert run(ns("apps"), named(kind, name, namespace="apps")) == [
+            f"[admission:validation] {kind} apps/{name}: {kind} is cluster-scoped; namespace 'apps' is not allowed"
+        ], kind
+    # and they are not namespaced objects: no NamespaceLifecycle, no quota on them
+    assert run(named("StorageClass", "fast", namespace="nowhere")) == [
+        "[admission:validation] StorageClass nowhere/fast: StorageClass is cluster-scoped; namespace 'nowhere' is "
+        "not allowed"
+    ]
+
+
+def test_charts_need_a_declared_namespace() -> None:
+    charts = [{"chart": "ok", "namespace": "apps"}, {"chart": "sys", "namespace": "kube-system"},
+              {"chart": "none"}, {"chart": "bad", "namespace": "nowhere"}]
+    report = admit([ns("apps")], charts, 3)
+    assert [str(f) for f in report.failures] == [
+        "[admission:NamespaceLifecycle] chart bad: namespace 'nowhere' not found"
+    ]
+
+
+def test_quotas_and_limit_ranges_judge_only_their_namespace() -> None:
+    objs = [ns("apps"), ns("other"), quota({"pods": "0"}, namespace="other"), pod()]
+    assert run(*objs) == []
+    assert run(*objs, pod(namespace="other")) == [need("pods", 1, 0).replace("apps/q", "other/q")]
+    # a pod without a namespace lands in default, where a default quota applies
+    default_quota = quota({"pods": "0"}, namespace="default")
+    assert run(default_quota, {**pod(), "metadata": {"name": "p"}}) == [
+        need("pods", 1, 0).replace("apps/q", "default/q")
+    ]
+
+
+def test_every_quota_of_a_namespace_is_checked() -> None:
+    objs = [ns(), quota({"pods": "5"}, name="a"), quota({"pods": "0"}, name="b"), pod()]
+    assert run(*objs) == [need("pods", 1, 0, "b")]
+
+
+def test_the_report_counts_the_objects_and_keeps_each_failure_once() -> None:
+    objs = [ns(), pod(name="x"), pod(name="x")]
+    report = admit(objs, [], 3)
+    assert report.checked == 3 and report.ok
+    bad = [ns(), named("ConfigMap", "A"), named("ConfigMap", "A"), named("ConfigMap", "B")]
+    report = admit(bad, [], 3)
+    assert not report.ok and report.checked == 4
+    assert [str(f) for f in report.failures] == [
+        f"[admission:names] ConfigMap apps/A: name 'A' {SUBDOMAIN}",
+        f"[admission:names] ConfigMap apps/B: name 'B' {SUBDOMAIN}",
+    ]
+    assert [(f.rule, f.obj) for f in report.failures] == [("names", "ConfigMap apps/A"), ("names", "ConfigMap apps/B")]
