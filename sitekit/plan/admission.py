@@ -123,6 +123,11 @@ def describe(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
 
 
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    """The namespace a namespaced object lands in: its own, or `default` when it names none."""
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
+
+
 @dataclass(frozen=True)
 class PodTemplate:
     """A pod that a workload object will create, and how many at most."""
@@ -141,7 +146,7 @@ def pod_templates(
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     meta = obj.get("metadata") or {}
-    key = (str(kind), str(meta.get("namespace")), str(meta.get("name")))
+    key = (str(kind), namespace_of(obj), str(meta.get("name")))
     if kind == "Pod":
         return [PodTemplate(obj, spec, meta.get("labels") or {}, 1, "spec")]
 
@@ -168,9 +173,9 @@ def autoscaler_ceilings(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str,
     for obj in objects:
         if obj.get("kind") != "HorizontalPodAutoscaler":
             continue
-        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-        ns = (obj.get("metadata") or {}).get("namespace")
-        out[(str(ref.get("kind")), str(ns), str(ref.get("name")))] = int((obj.get("spec") or {}).get("maxReplicas", 1))
+        spec = obj.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        out[(str(ref.get("kind")), namespace_of(obj), str(ref.get("name")))] = int(spec.get("maxReplicas", 1))
     return out
 
 
@@ -418,8 +423,7 @@ def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str,
     out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for obj in objects:
         if obj.get("kind") == "LimitRange":
-            ns = str((obj.get("metadata") or {}).get("namespace"))
-            out[ns] += list((obj.get("spec") or {}).get("limits") or [])
+            out[namespace_of(obj)] += list((obj.get("spec") or {}).get("limits") or [])
     return out
 
 

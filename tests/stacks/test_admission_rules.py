@@ -958,3 +958,22 @@ def test_the_report_counts_the_objects_and_keeps_each_failure_once() -> None:
         f"[admission:names] ConfigMap apps/B: name 'B' {SUBDOMAIN}",
     ]
     assert [(f.rule, f.obj) for f in report.failures] == [("names", "ConfigMap apps/A"), ("names", "ConfigMap apps/B")]
+
+
+def test_objects_without_a_namespace_meet_the_default_namespace_s_rules() -> None:
+    # A namespaced object that names no namespace is created in `default`; the default namespace's
+    # LimitRanges and autoscalers apply to it as to objects that name `default` explicitly.
+    def bare(o: dict[str, Any]) -> dict[str, Any]:
+        return {**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "namespace"}}
+
+    lr = limit_range(ctr_item(max={"cpu": "1"}), namespace="default")
+    for p, who in [(pod(namespace="default"), "Pod default/p"), (bare(pod()), "Pod p")]:
+        for limits in (lr, bare(lr)):
+            assert run(limits, p) == [
+                f"[admission:LimitRanger] {who}: containers[0] main: maximum cpu usage is 1 but no limit is specified"
+            ]
+    dep = {**workload("Deployment", "web", replicas=1), "metadata": {"name": "web", "namespace": "default"}}
+    hpa = autoscaler("web", 5, namespace="default")
+    q = quota({"pods": "4"}, namespace="default")
+    for d, h in [(dep, bare(hpa)), (bare(dep), hpa), (bare(dep), bare(hpa))]:
+        assert run(q, d, h) == [need("pods", 5, 4).replace("apps/q", "default/q")]
