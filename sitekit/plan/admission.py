@@ -294,7 +294,7 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
                         "and may not be '.' or start with '..'"
                     )
         if kind == "ConfigMap":
-            for key in (obj.get("data") or {}).keys() & (obj.get("binaryData") or {}).keys():
+            for key in sorted((obj.get("data") or {}).keys() & (obj.get("binaryData") or {}).keys()):
                 yield AdmissionFailure("names", who, f"data key {key!r} is also a key of binaryData")
         sizes, undecodable = _data_sizes(obj)
         for problem in undecodable:
@@ -391,8 +391,10 @@ def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
 
 
 def _valid_port_name(name: str) -> bool:
+    """IsValidPortName: at most 15 lower-case alphanumerics and '-', a letter among them, no '--', no '-' at
+    either end (the pattern also makes it non-empty)."""
     return (
-        0 < len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
+        len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
     )
 
 

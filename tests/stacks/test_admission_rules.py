@@ -453,7 +453,7 @@ def ported(*names: str | None, cname: str = "main") -> dict[str, Any]:
 
 
 def test_container_port_names_at_their_boundaries() -> None:
-    assert run(ns(), pod(ported("http", "a" * 15, "a1", "1a", "a-b-c", None, ""))) == []
+    assert run(ns(), pod(ported("http", "a" * 15, "x", "a1", "1a", "a-b-c", None, ""))) == []
     bad = ["a" * 16, "1234", "a--b", "-ab", "ab-", "Http", "a_b"]
     assert run(ns(), pod(ported(*bad))) == [
         f"[admission:names] Pod apps/p: containers[0].ports[{j}] name {n!r} {PORT_MSG}" for j, n in enumerate(bad)
