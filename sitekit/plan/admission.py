@@ -258,6 +258,26 @@ def _data_sizes(obj: Mapping[str, Any]) -> tuple[dict[str, int], list[str]]:
     return sizes, bad
 
 
+_LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
+
+
+def _limit_range_problems(spec: Mapping[str, Any]) -> Iterator[str]:
+    """ValidateLimitRange (v1.30): every item has a type, a standard one or a prefixed name, each type at most
+    once; a Pod item sets no `default` or `defaultRequest` (there is no pod-level default)."""
+    seen: set[str] = set()
+    for i, item in enumerate(spec.get("limits") or []):
+        kind = str(item.get("type") or "")
+        if kind not in _LIMIT_TYPES and ("/" not in kind or _qualified_key_problem(kind)):
+            yield f"spec.limits[{i}].type {kind!r} must be Container, Pod, PersistentVolumeClaim or a prefixed name"
+        elif kind in seen:
+            yield f"spec.limits[{i}].type {kind!r} is used twice"
+        seen.add(kind)
+        if kind == "Pod":
+            for key in ("default", "defaultRequest"):
+                if item.get(key):
+                    yield f"spec.limits[{i}].{key} may not be specified when type is 'Pod'"
+
+
 def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
     """Validation of one object's names, labels, annotations and size."""
     kind = str(obj.get("kind"))
@@ -310,6 +330,8 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
         labels = selector.get("matchLabels") if "matchLabels" in selector else (selector if kind == "Service" else {})
         for msg in label_problems(labels or {}, "spec.selector"):
             yield AdmissionFailure("labels", who, msg)
+    if kind == "LimitRange":
+        yield from (AdmissionFailure("validation", who, problem) for problem in _limit_range_problems(spec))
     if kind == "Ingress":
         # validateIngressRules: a host is a DNS name, not an IP address (IngressRule API reference: "IPs are not
         # allowed"), and a DNS-1123 subdomain of at most 253 characters, optionally after a leading "*.".
@@ -460,7 +482,7 @@ def effective_containers(
     who = describe(template.owner)
     failures: list[AdmissionFailure] = []
     out: list[EffectiveContainer] = []
-    container_items = [item for item in limits if item.get("type", "Container") == "Container"]
+    container_items = [item for item in limits if item.get("type") == "Container"]
     for section in ("initContainers", "containers"):
         for i, container in enumerate(template.spec.get(section) or []):
             name = str(container.get("name"))
@@ -575,9 +597,7 @@ def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fra
                 totals[res] = totals.get(res, Fraction(0)) + value
     sidecars: dict[str, Fraction] = {}
     peak: dict[str, Fraction] = {}
-    for c in containers:
-        if c.section != "initContainers":
-            continue
+    for c in (c for c in containers if c.section == "initContainers"):
         own: Mapping[str, Fraction] = getattr(c, kind)
         if c.sidecar:
             for res, value in own.items():

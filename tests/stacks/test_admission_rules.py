@@ -977,3 +977,41 @@ def test_objects_without_a_namespace_meet_the_default_namespace_s_rules() -> Non
     q = quota({"pods": "4"}, namespace="default")
     for d, h in [(dep, bare(hpa)), (bare(dep), hpa), (bare(dep), bare(hpa))]:
         assert run(q, d, h) == [need("pods", 5, 4).replace("apps/q", "default/q")]
+
+
+# --- LimitRange objects ---------------------------------------------------------------------------------
+# LimitRangeItem (API reference): `type` is required; ValidateLimitRange (v1.30) accepts a standard type
+# (Container, Pod, PersistentVolumeClaim) or a prefixed qualified name, each type once per LimitRange, and
+# forbids `default` and `defaultRequest` on a Pod item. A refused LimitRange does not exist, so an item
+# without a type constrains no container.
+
+
+def test_limit_range_items_need_a_known_type_once() -> None:
+    good = limit_range(ctr_item(max={"cpu": "4"}), pod_item(max={"cpu": "8"}),
+                       {"type": "PersistentVolumeClaim", "max": {"storage": "1Ti"}}, {"type": "example.com/x"})
+    assert run(ns(), good) == []
+    bad = limit_range({"max": {"cpu": "1"}}, {"type": "Node"}, {"type": "/x"}, ctr_item(), ctr_item())
+    assert run(ns(), bad) == [
+        "[admission:validation] LimitRange apps/lr: spec.limits[0].type '' must be Container, Pod, "
+        "PersistentVolumeClaim or a prefixed name",
+        "[admission:validation] LimitRange apps/lr: spec.limits[1].type 'Node' must be Container, Pod, "
+        "PersistentVolumeClaim or a prefixed name",
+        "[admission:validation] LimitRange apps/lr: spec.limits[2].type '/x' must be Container, Pod, "
+        "PersistentVolumeClaim or a prefixed name",
+        "[admission:validation] LimitRange apps/lr: spec.limits[4].type 'Container' is used twice",
+    ]
+    # the typeless item is not read as a Container item
+    assert run(ns(), limit_range({"max": {"cpu": "1"}}), pod()) == [
+        "[admission:validation] LimitRange apps/lr: spec.limits[0].type '' must be Container, Pod, "
+        "PersistentVolumeClaim or a prefixed name"
+    ]
+
+
+def test_a_pod_item_has_no_defaults() -> None:
+    bad = limit_range(pod_item(default={"cpu": "1"}, defaultRequest={"cpu": "1"}, max={"cpu": "2"}))
+    assert run(ns(), bad) == [
+        "[admission:validation] LimitRange apps/lr: spec.limits[0].default may not be specified when type is 'Pod'",
+        "[admission:validation] LimitRange apps/lr: spec.limits[0].defaultRequest may not be specified when type "
+        "is 'Pod'",
+    ]
+    assert run(ns(), limit_range(pod_item(default={}, max={"cpu": "2"}))) == []
