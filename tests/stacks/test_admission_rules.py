@@ -1015,3 +1015,89 @@ def test_a_pod_item_has_no_defaults() -> None:
         "is 'Pod'",
     ]
     assert run(ns(), limit_range(pod_item(default={}, max={"cpu": "2"}))) == []
+
+
+# --- more boundaries found by mutation testing ---------------------------------------------------------------
+
+
+def test_configmap_size_counts_a_key_in_both_data_and_binary_data_twice() -> None:
+    # ValidateConfigMap sums the values of data and of binaryData; a key in both is also refused.
+    out = run(ns(), config_map(data={"k": "x" * (MIB // 2 + 1)}, binaryData={"k": base64_of(MIB // 2)}))
+    assert out == [
+        "[admission:names] ConfigMap apps/c: data key 'k' is also a key of binaryData",
+        f"[admission:size] ConfigMap apps/c: data is {MIB + 1} bytes, more than the ConfigMap limit of {MIB} (1 MiB)",
+    ]
+
+
+def test_pod_totals_with_resources_only_some_containers_name() -> None:
+    # ephemeral-storage: a quota on it does not require every container to name it (validationSet)
+    key = "requests.ephemeral-storage"
+    main = container(requests={"cpu": "1"})
+    # a sidecar's storage counts though no app container asks for storage
+    sidecar = container("proxy", requests={"ephemeral-storage": "2Gi"}, restartPolicy="Always")
+    assert run(ns(), quota({key: "2Gi"}), pod(main, init=[sidecar])) == []
+    assert run(ns(), quota({key: "2047Mi"}), pod(main, init=[sidecar])) == [need(key, "2Gi", "2047Mi")]
+    # an init container running beside that sidecar adds its own storage to the sidecar's
+    setup = container("setup", requests={"cpu": "3", "ephemeral-storage": "1Mi"})
+    assert run(ns(), quota({key: "2Gi"}), pod(main, init=[sidecar, setup])) == [need(key, "2049Mi", "2Gi")]
+    # and a sidecar's storage runs beside an init container that names none
+    assert run(ns(), quota({key: "2047Mi"}), pod(main, init=[sidecar, container("s2", requests={"cpu": "1"})])
+               ) == [need(key, "2Gi", "2047Mi")]
+    # an init container's resource that no app container names still bounds the pod
+    alone = container("i", requests={"ephemeral-storage": "1Gi"})
+    assert run(ns(), quota({key: "1023Mi"}), pod(main, init=[alone])) == [need(key, "1Gi", "1023Mi")]
+
+
+def test_the_largest_init_container_bounds_the_pod_whatever_its_place() -> None:
+    main = container(requests={"cpu": "1"})
+    big, small = container("big", requests={"cpu": "3"}), container("small", requests={"cpu": "2"})
+    for order in ([big, small], [small, big]):
+        assert run(ns(), quota({"requests.cpu": "3"}), pod(main, init=order)) == []
+        assert run(ns(), quota({"requests.cpu": "2999m"}), pod(main, init=order)) == [
+            need("requests.cpu", 3, "2999m")
+        ]
+
+
+def test_an_unparsable_hard_limit_does_not_stop_the_other_limits() -> None:
+    assert run(ns(), quota({"pods": "ten", "configmaps": "0"})) == [
+        "[admission:validation] ResourceQuota apps/q: spec.hard[pods]: 'ten' is not a quantity such as 500m, 4 or "
+        "24Gi",
+        need("configmaps", 1, 0),
+    ]
+
+
+def test_an_unparsable_container_quantity_does_not_stop_the_next_container() -> None:
+    lr = limit_range(ctr_item(max={"cpu": "1"}))
+    assert run(ns(), lr, pod(container("a", requests={"cpu": "x"}), container("b"))) == [
+        "[admission:validation] Pod apps/p: containers[0] a: 'x' is not a quantity such as 500m, 4 or 24Gi",
+        "[admission:LimitRanger] Pod apps/p: containers[1] b: maximum cpu usage is 1 but no limit is specified",
+    ]
+
+
+def test_pod_and_container_refusals_are_all_reported() -> None:
+    lr = limit_range(ctr_item(max={"memory": "1Gi"}), pod_item(max={"memory": "1Gi"}))
+    out = run(ns(), lr, pod(container("a", limits={"memory": "768Mi"}), container("b", limits={"memory": "1025Mi"})))
+    assert out == [
+        "[admission:LimitRanger] Pod apps/p: containers[1] b: memory limit 1025Mi exceeds the LimitRange maximum 1Gi",
+        "[admission:LimitRanger] Pod apps/p: pod: memory limits 1793Mi exceed the per-Pod maximum 1Gi",
+    ]
+    requests = pod(container("a", limits={"memory": "512Mi"}), container("b", requests={"memory": "768Mi"}))
+    assert run(ns(), limit_range(pod_item(max={"memory": "1Gi"})), requests) == [
+        "[admission:LimitRanger] Pod apps/p: pod: memory requests 1280Mi exceed the per-Pod maximum 1Gi"
+    ]
+
+
+def test_each_workload_kind_names_its_template_fields() -> None:
+    bad = {"-x": "y"}
+    for kind, api, path in [("DaemonSet", "apps/v1", "spec.template"), ("Job", "batch/v1", "spec.template"),
+                            ("StatefulSet", "apps/v1", "spec.template"), ("ReplicaSet", "apps/v1", "spec.template"),
+                            ("CronJob", "batch/v1", "spec.jobTemplate.spec.template")]:
+        w = workload(kind, api=api)
+        template = w["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else w["spec"]["template"]
+        template["metadata"]["labels"] = bad
+        template["spec"]["nodeSelector"] = bad
+        assert run(ns(), w) == [
+            f"[admission:labels] {kind} apps/w: {path}.metadata.labels: key '-x': {KEY_NAME_MSG}",
+            f"[admission:labels] {kind} apps/w: {path}.spec.nodeSelector: key '-x': {KEY_NAME_MSG}",
+        ], kind
+    assert run(ns(), pod(labels=bad)) == [f"[admission:labels] Pod apps/p: metadata.labels: key '-x': {KEY_NAME_MSG}"]
