@@ -44,9 +44,9 @@ from sitekit.plan.quantity import QuantityError, parse, show
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces every cluster has (NamespaceLifecycle never lets them be deleted)."""
 
-IMPLICIT_PER_NAMESPACE = {"configmaps": 1, "serviceaccounts": 1}
-"""Objects the control plane creates in every namespace (`kube-root-ca.crt`, the `default` account);
-they count against object-count quotas like any other."""
+IMPLICIT_PER_NAMESPACE = {"configmaps": 1, "count/configmaps": 1, "count/serviceaccounts": 1}
+"""Objects the control plane creates in every namespace (the `kube-root-ca.crt` ConfigMap, the `default`
+ServiceAccount), under the quota names that count them; they count against quotas like any other."""
 
 MAX_DATA_BYTES = 1024 * 1024
 MAX_ANNOTATION_BYTES = 256 * 1024
@@ -651,10 +651,7 @@ def quota_usage(
     pods: list[tuple[PodTemplate, list[EffectiveContainer]]],
 ) -> dict[str, Fraction]:
     """What a namespace holds at its peak: objects by count, pods at maximum replicas, PVC storage."""
-    usage: dict[str, Fraction] = defaultdict(Fraction)
-    for key, count in IMPLICIT_PER_NAMESPACE.items():
-        usage[key] += count
-        usage[f"count/{key}"] += count
+    usage: dict[str, Fraction] = defaultdict(Fraction, {k: Fraction(n) for k, n in IMPLICIT_PER_NAMESPACE.items()})
     for obj in objects:
         kind = str(obj.get("kind"))
         if kind == "Pod":
@@ -664,7 +661,7 @@ def quota_usage(
             usage[_LEGACY_COUNTS[kind]] += 1
         spec = obj.get("spec") or {}
         if kind == "Service":
-            stype = spec.get("type", "ClusterIP")
+            stype = spec.get("type")  # ClusterIP when absent, which counts neither
             if stype == "LoadBalancer":
                 usage["services.loadbalancers"] += 1
             if stype in ("NodePort", "LoadBalancer"):
@@ -782,6 +779,7 @@ def admit(objects: Sequence[Mapping[str, Any]], charts: Sequence[Mapping[str, An
 
 
 def _unique(failures: list[AdmissionFailure]) -> list[AdmissionFailure]:
+    """The failures in their first order, each once (two replicas' templates or two checks may repeat one)."""
     seen: set[str] = set()
     out = []
     for f in failures:
