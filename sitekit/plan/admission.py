@@ -59,6 +59,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _WILDCARD_HOST = re.compile(r"^\*\.")
+_CONSONANT_Y = re.compile(r"([^aeiou])y$")
 
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 LABEL_NAMED_KINDS = {"Namespace"}
@@ -621,17 +622,15 @@ def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fra
 def _count_key(obj: Mapping[str, Any]) -> str:
     """The object-count quota key of an object: `count/<resource>.<group>`, or `count/<resource>` in the core
     group (resource-quotas page, "Object count quota"), with the resource the kind's English plural."""
-    group = str(obj.get("apiVersion", "v1")).rpartition("/")[0]
-    kind = str(obj.get("kind", ""))
+    group = str(obj.get("apiVersion")).rpartition("/")[0]
+    kind = str(obj.get("kind"))
     singular = kind.lower()
     if kind == "Endpoints":
         plural = singular
     elif singular.endswith("s"):
         plural = singular + "es"
-    elif singular.endswith("y") and singular[-2:-1] not in ("a", "e", "i", "o", "u"):
-        plural = singular[:-1] + "ies"
     else:
-        plural = singular + "s"
+        plural = _CONSONANT_Y.sub(r"\1ie", singular) + "s"
     return f"count/{plural}.{group}" if group else f"count/{plural}"
 
 

@@ -1101,3 +1101,10 @@ def test_each_workload_kind_names_its_template_fields() -> None:
             f"[admission:labels] {kind} apps/w: {path}.spec.nodeSelector: key '-x': {KEY_NAME_MSG}",
         ], kind
     assert run(ns(), pod(labels=bad)) == [f"[admission:labels] Pod apps/p: metadata.labels: key '-x': {KEY_NAME_MSG}"]
+
+
+def test_object_count_keys_of_custom_kinds_use_the_english_plural() -> None:
+    # A custom resource's plural is its CRD's; these follow English like the built-in kinds above.
+    for kind, plural in [("ApiKey", "apikeys"), ("Convoy", "convoys"), ("Buy", "buys"), ("Policy", "policies"),
+                         ("Address", "addresses"), ("Widget", "widgets")]:
+        exactly(f"count/{plural}.example.com", 1, obj(kind, "example.com/v1"))
