@@ -252,7 +252,7 @@ def _data_sizes(obj: Mapping[str, Any]) -> tuple[dict[str, int], list[str]]:
                     size = len(base64.b64decode(str(value), validate=True))
                 except binascii.Error:
                     bad.append(f"{section}[{key!r}] is not valid base64")
-                    size = len(str(value))
+                    continue  # refused for that already; it has no size
             else:
                 size = len(str(value).encode())
             sizes[f"{section}/{key}" if kind == "ConfigMap" else str(key)] = size

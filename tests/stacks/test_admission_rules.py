@@ -417,6 +417,11 @@ def test_bytes_that_are_not_base64_are_refused() -> None:
     assert run(ns(), config_map(data={"a": "not base64!"}, binaryData={"b": "eA="})) == [
         "[admission:validation] ConfigMap apps/c: binaryData['b'] is not valid base64"
     ]
+    # the values after a bad one are still counted
+    assert run(ns(), config_map("Secret", data={"a": "eA", "b": base64_of(MIB + 1)})) == [
+        "[admission:validation] Secret apps/c: data['a'] is not valid base64",
+        f"[admission:size] Secret apps/c: data is {MIB + 1} bytes, more than the Secret limit of {MIB} (1 MiB)",
+    ]
 
 
 def base64_of(size: int) -> str:
