@@ -342,7 +342,7 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
                 continue
             if _is_ip(host):
                 yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS name, not an IP")
-            elif len(host) > 253 or not _DNS1123_SUBDOMAIN.match(_WILDCARD_HOST.sub("", host, count=1)):
+            elif len(host) > 253 or not _DNS1123_SUBDOMAIN.match(_WILDCARD_HOST.sub("", host)):
                 yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS-1123 subdomain")
     if kind == "Service":
         # validateServicePort: with more than one port every port needs a name (services page, "Multi-port

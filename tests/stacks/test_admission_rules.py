@@ -318,6 +318,11 @@ def test_ingress_host_may_not_be_an_ip_address() -> None:
     ]
     # not IP addresses: an octet above 255, three or five numbers; they are valid DNS subdomains
     assert run(ns(), ingress("256.0.0.1", "10.0.0", "10.0.0.1.2", "1.2.3.x")) == []
+    # only ASCII digits make an address; other digits are neither an IP nor a DNS name
+    assert run(ns(), ingress("\u0661.\u0662.\u0663.\u0664")) == [
+        "[admission:names] Ingress apps/i: spec.rules[0].host '\u0661.\u0662.\u0663.\u0664' must be a DNS-1123 "
+        "subdomain"
+    ]
 
 
 # --- label and annotation keys and values ------------------------------------------------------------------
