@@ -7,15 +7,18 @@ created. This module applies, offline, the parts of the API server that decide t
   Services, RBAC path-segment names, qualified label and annotation keys, label values, IANA port names
   (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ and
   https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set);
-- **sizes**: ConfigMap and Secret data at most 1 MiB, annotations at most 256 KiB in all
+- **object fields**: Service port names (all named when there are several, unique), Ingress hosts (DNS
+  names, not IP addresses), container port names, LimitRange item types (ValidateService,
+  validateIngressRules, validateContainerPorts, ValidateLimitRange);
+- **sizes**: ConfigMap and Secret data at most 1 MiB of decoded values, annotations at most 256 KiB in all
   (https://kubernetes.io/docs/concepts/configuration/configmap/,
   https://kubernetes.io/docs/concepts/configuration/secret/#restriction-data-size,
   https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/#syntax-and-character-set);
 - **NamespaceLifecycle**: a namespaced object only in a namespace the stack declares or every cluster has
   (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle);
 - **LimitRanger** on the pods a workload will create: requests defaulted from limits, then `default` and
-  `defaultRequest` filled in, then `min`, `max` and `maxLimitRequestRatio` enforced, and the pod's own
-  rule that a request never exceeds its limit
+  `defaultRequest` filled in, then `min`, `max` and `maxLimitRequestRatio` enforced per container and on
+  the pod's totals (sidecars included), and the pod's own rule that a request never exceeds its limit
   (https://kubernetes.io/docs/concepts/policy/limit-range/);
 - **ResourceQuota**: a pod must name every compute resource a quota tracks, and a namespace's workloads
   at their maximum replicas (the autoscaler's ceiling where one exists) plus its other objects must fit
