@@ -1118,3 +1118,29 @@ def test_object_count_keys_of_custom_kinds_use_the_english_plural() -> None:
     for kind, plural in [("ApiKey", "apikeys"), ("Convoy", "convoys"), ("Buy", "buys"), ("Policy", "policies"),
                          ("Address", "addresses"), ("Widget", "widgets")]:
         exactly(f"count/{plural}.example.com", 1, obj(kind, "example.com/v1"))
+
+
+def test_every_workload_and_service_of_a_namespace_adds_to_its_usage() -> None:
+    c = container(requests={"cpu": "1", "memory": "1Gi"}, limits={"cpu": "2", "memory": "2Gi"})
+    a, b = workload("Deployment", "a", replicas=2), workload("StatefulSet", "b", replicas=3)
+    for w in (a, b):
+        w["spec"]["template"]["spec"]["containers"] = [c]
+    # 2 + 3 pods of 1 CPU and 1Gi requested, 2 CPU and 2Gi limits
+    totals = {"pods": (5, "4"), "count/pods": (5, "4"), "requests.cpu": (5, "4"), "cpu": (5, "4"),
+              "limits.cpu": (10, "9"), "requests.memory": ("5Gi", "4Gi"), "memory": ("5Gi", "4Gi"),
+              "limits.memory": ("10Gi", "9Gi")}
+    assert run(ns(), quota({k: str(v) for k, (v, _) in totals.items()}), a, b) == []
+    for key, (value, lower) in totals.items():
+        assert run(ns(), quota({key: lower}), a, b) == [need(key, value, lower)], key
+    lb = [obj("Service", name=f"lb{i}", spec={"type": "LoadBalancer", "ports": [{"port": 80}]}) for i in range(2)]
+    exactly("services.loadbalancers", 2, *lb)
+
+
+def test_a_bare_pod_does_not_stop_the_count_of_the_objects_after_it() -> None:
+    exactly("count/configmaps", 3, pod(), obj("ConfigMap", name="a"), obj("ConfigMap", name="b"))
+
+
+def test_an_unnamed_port_does_not_stop_the_check_of_the_next() -> None:
+    assert run(ns(), pod(ported(None, "Bad"))) == [
+        f"[admission:names] Pod apps/p: containers[0].ports[1] name 'Bad' {PORT_MSG}"
+    ]
