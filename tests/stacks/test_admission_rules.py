@@ -1144,3 +1144,13 @@ def test_an_unnamed_port_does_not_stop_the_check_of_the_next() -> None:
     assert run(ns(), pod(ported(None, "Bad"))) == [
         f"[admission:names] Pod apps/p: containers[0].ports[1] name 'Bad' {PORT_MSG}"
     ]
+
+
+def test_an_init_container_runs_beside_every_sidecar_started_before_it() -> None:
+    main = container(requests={"cpu": "1"})
+    s1 = container("s1", requests={"cpu": "1"}, restartPolicy="Always")
+    s2 = container("s2", requests={"cpu": "1"}, restartPolicy="Always")
+    setup = container("setup", requests={"cpu": "2"})
+    # app 1 + sidecars 2 = 3 while running; the init container needs 2 + 2 sidecars = 4 while it runs
+    assert run(ns(), quota({"requests.cpu": "4"}), pod(main, init=[s1, s2, setup])) == []
+    assert run(ns(), quota({"requests.cpu": "3"}), pod(main, init=[s1, s2, setup])) == [need("requests.cpu", 4, 3)]
