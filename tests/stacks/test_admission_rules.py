@@ -876,10 +876,11 @@ def test_only_container_items_of_the_pod_s_own_namespace_apply() -> None:
         "[admission:LimitRanger] Pod apps/p: pod: memory limits 3Gi exceed the per-Pod maximum 2Gi"
     ]
     # every LimitRange of the namespace applies
-    two = [limit_range(ctr_item(min={"cpu": "1"})), {**limit_range(ctr_item(max={"cpu": "1"})),
+    two = [limit_range(ctr_item(min={"cpu": "2"})), {**limit_range(ctr_item(max={"cpu": "1"})),
                                                       "metadata": {"name": "lr2", "namespace": "apps"}}]
     assert run(ns(), *two, pod(container(requests={"cpu": "1"}))) == [
-        "[admission:LimitRanger] Pod apps/p: containers[0] main: maximum cpu usage is 1 but no limit is specified"
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: cpu request 1 is below the LimitRange minimum 2",
+        "[admission:LimitRanger] Pod apps/p: containers[0] main: maximum cpu usage is 1 but no limit is specified",
     ]
 
 
@@ -1154,3 +1155,13 @@ def test_an_init_container_runs_beside_every_sidecar_started_before_it() -> None
     # app 1 + sidecars 2 = 3 while running; the init container needs 2 + 2 sidecars = 4 while it runs
     assert run(ns(), quota({"requests.cpu": "4"}), pod(main, init=[s1, s2, setup])) == []
     assert run(ns(), quota({"requests.cpu": "3"}), pod(main, init=[s1, s2, setup])) == [need("requests.cpu", 4, 3)]
+
+
+def test_an_empty_host_or_unnamed_port_does_not_stop_the_check_of_the_next() -> None:
+    assert run(ns(), ingress("", "Bad.example")) == [
+        "[admission:names] Ingress apps/i: spec.rules[1].host 'Bad.example' must be a DNS-1123 subdomain"
+    ]
+    assert run(ns(), service({"port": 80}, {"port": 81, "name": "Bad"})) == [
+        "[admission:names] Service apps/web: spec.ports[0].name is required when a Service has more than one port",
+        "[admission:names] Service apps/web: spec.ports[1].name 'Bad' must be a DNS-1123 label",
+    ]
