@@ -648,11 +648,11 @@ _LEGACY_COUNTS = {
 
 
 def quota_usage(
-    namespace: str,
     objects: list[Mapping[str, Any]],
     pods: list[tuple[PodTemplate, list[EffectiveContainer]]],
 ) -> dict[str, Fraction]:
-    """What a namespace holds at its peak: objects by count, pods at maximum replicas, PVC storage."""
+    """What one namespace's objects hold at their peak: objects by count, pods at maximum replicas, PVC
+    storage."""
     usage: dict[str, Fraction] = defaultdict(Fraction, {k: Fraction(n) for k, n in IMPLICIT_PER_NAMESPACE.items()})
     for obj in objects:
         kind = str(obj.get("kind"))
@@ -686,7 +686,6 @@ def quota_usage(
                 usage[res] += n * value
         for res, value in pod_totals(containers, "limits").items():
             usage[f"limits.{res}"] += n * value
-    del namespace
     return dict(usage)
 
 
@@ -773,7 +772,7 @@ def admit(objects: Sequence[Mapping[str, Any]], charts: Sequence[Mapping[str, An
                 pods.append((template, containers))
         quotas = [o for o in members if o.get("kind") == "ResourceQuota"]
         if quotas:
-            usage = quota_usage(ns, members, pods)
+            usage = quota_usage(members, pods)
             for quota in quotas:
                 report.failures += quota_problems(quota, usage, pods)
     report.failures = _unique(report.failures)
