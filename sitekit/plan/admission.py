@@ -7,15 +7,18 @@ created. This module applies, offline, the parts of the API server that decide t
   Services, RBAC path-segment names, qualified label and annotation keys, label values, IANA port names
   (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ and
   https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set);
-- **sizes**: ConfigMap and Secret data at most 1 MiB, annotations at most 256 KiB in all
+- **object fields**: Service port names (all named when there are several, unique), Ingress hosts (DNS
+  names, not IP addresses), container port names, LimitRange item types (ValidateService,
+  validateIngressRules, validateContainerPorts, ValidateLimitRange);
+- **sizes**: ConfigMap and Secret data at most 1 MiB of decoded values, annotations at most 256 KiB in all
   (https://kubernetes.io/docs/concepts/configuration/configmap/,
   https://kubernetes.io/docs/concepts/configuration/secret/#restriction-data-size,
   https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/#syntax-and-character-set);
 - **NamespaceLifecycle**: a namespaced object only in a namespace the stack declares or every cluster has
   (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle);
 - **LimitRanger** on the pods a workload will create: requests defaulted from limits, then `default` and
-  `defaultRequest` filled in, then `min`, `max` and `maxLimitRequestRatio` enforced, and the pod's own
-  rule that a request never exceeds its limit
+  `defaultRequest` filled in, then `min`, `max` and `maxLimitRequestRatio` enforced per container and on
+  the pod's totals (sidecars included), and the pod's own rule that a request never exceeds its limit
   (https://kubernetes.io/docs/concepts/policy/limit-range/);
 - **ResourceQuota**: a pod must name every compute resource a quota tracks, and a namespace's workloads
   at their maximum replicas (the autoscaler's ceiling where one exists) plus its other objects must fit
@@ -28,6 +31,9 @@ the real thing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -41,9 +47,9 @@ from sitekit.plan.quantity import QuantityError, parse, show
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces every cluster has (NamespaceLifecycle never lets them be deleted)."""
 
-IMPLICIT_PER_NAMESPACE = {"configmaps": 1, "serviceaccounts": 1}
-"""Objects the control plane creates in every namespace (`kube-root-ca.crt`, the `default` account);
-they count against object-count quotas like any other."""
+IMPLICIT_PER_NAMESPACE = {"configmaps": 1, "count/configmaps": 1, "count/serviceaccounts": 1}
+"""Objects the control plane creates in every namespace (the `kube-root-ca.crt` ConfigMap, the `default`
+ServiceAccount), under the quota names that count them; they count against quotas like any other."""
 
 MAX_DATA_BYTES = 1024 * 1024
 MAX_ANNOTATION_BYTES = 256 * 1024
@@ -56,6 +62,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _WILDCARD_HOST = re.compile(r"^\*\.")
+_CONSONANT_Y = re.compile(r"([^aeiou])y$")
 
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 LABEL_NAMED_KINDS = {"Namespace"}
@@ -82,11 +89,10 @@ COMPUTE_QUOTA = {
     "requests.memory": ("requests", "memory"),
     "limits.cpu": ("limits", "cpu"),
     "limits.memory": ("limits", "memory"),
-    "ephemeral-storage": ("requests", "ephemeral-storage"),
-    "requests.ephemeral-storage": ("requests", "ephemeral-storage"),
-    "limits.ephemeral-storage": ("limits", "ephemeral-storage"),
 }
-"""Quota keys that a pod must specify when a quota tracks them, and where they come from."""
+"""Quota keys that every container of a pod, init containers included, must specify when a quota tracks
+them, and where they come from: CPU and memory only (`validationSet` of the v1.30 pod quota evaluator, which
+keeps ephemeral-storage, extended resources and hugepages out of this rule on purpose)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,11 @@ def describe(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
 
 
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    """The namespace a namespaced object lands in: its own, or `default` when it names none."""
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
+
+
 @dataclass(frozen=True)
 class PodTemplate:
     """A pod that a workload object will create, and how many at most."""
@@ -139,7 +150,7 @@ def pod_templates(
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     meta = obj.get("metadata") or {}
-    key = (str(kind), str(meta.get("namespace")), str(meta.get("name")))
+    key = (str(kind), namespace_of(obj), str(meta.get("name")))
     if kind == "Pod":
         return [PodTemplate(obj, spec, meta.get("labels") or {}, 1, "spec")]
 
@@ -166,9 +177,9 @@ def autoscaler_ceilings(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str,
     for obj in objects:
         if obj.get("kind") != "HorizontalPodAutoscaler":
             continue
-        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-        ns = (obj.get("metadata") or {}).get("namespace")
-        out[(str(ref.get("kind")), str(ns), str(ref.get("name")))] = int((obj.get("spec") or {}).get("maxReplicas", 1))
+        spec = obj.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        out[(str(ref.get("kind")), namespace_of(obj), str(ref.get("name")))] = int(spec.get("maxReplicas", 1))
     return out
 
 
@@ -199,8 +210,8 @@ def _name_problem(kind: str, name: str) -> str | None:
 
 
 def _qualified_key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
         return f"key {key!r}: prefix must be a DNS-1123 subdomain"
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
         return f"key {key!r}: name part must be 1-63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
@@ -221,13 +232,54 @@ def label_problems(labels: Mapping[str, Any], where: str) -> Iterator[str]:
             )
 
 
-def _data_size(obj: Mapping[str, Any]) -> int:
-    total = 0
-    for section in ("data", "binaryData", "stringData"):
+_BASE64_SECTIONS = {"ConfigMap": "binaryData", "Secret": "data"}
+"""The section of each kind whose values are bytes, sent base64-encoded in the object."""
+
+
+def _data_sizes(obj: Mapping[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """The bytes of each key's value as the API server counts them against the 1 MiB limit, and the values
+    that are not base64 where bytes are expected.
+
+    ValidateConfigMap and ValidateSecret (v1.30) count the values only, not the keys, after decoding:
+    `binaryData` of a ConfigMap and `data` of a Secret are base64 in the object; a Secret's `stringData`
+    is text that replaces `data` under the same key (Secret conversion, "StringData overwrites Data").
+    """
+    kind = str(obj.get("kind"))
+    sizes: dict[str, int] = {}
+    bad: list[str] = []
+    sections = ("data", "stringData") if kind == "Secret" else ("data", "binaryData")
+    for section in sections:
         for key, value in (obj.get(section) or {}).items():
-            total += len(str(key).encode()) if obj.get("kind") == "ConfigMap" else 0
-            total += len(str(value).encode())
-    return total
+            if section == _BASE64_SECTIONS[kind]:
+                try:
+                    size = len(base64.b64decode(str(value), validate=True))
+                except binascii.Error:
+                    bad.append(f"{section}[{key!r}] is not valid base64")
+                    continue  # refused for that already; it has no size
+            else:
+                size = len(str(value).encode())
+            sizes[f"{section}/{key}" if kind == "ConfigMap" else str(key)] = size
+    return sizes, bad
+
+
+_LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
+
+
+def _limit_range_problems(spec: Mapping[str, Any]) -> Iterator[str]:
+    """ValidateLimitRange (v1.30): every item has a type, a standard one or a prefixed name, each type at most
+    once; a Pod item sets no `default` or `defaultRequest` (there is no pod-level default)."""
+    seen: set[str] = set()
+    for i, item in enumerate(spec.get("limits") or []):
+        kind = str(item.get("type") or "")
+        if kind not in _LIMIT_TYPES and ("/" not in kind or _qualified_key_problem(kind)):
+            yield f"spec.limits[{i}].type {kind!r} must be Container, Pod, PersistentVolumeClaim or a prefixed name"
+        elif kind in seen:
+            yield f"spec.limits[{i}].type {kind!r} is used twice"
+        seen.add(kind)
+        if kind == "Pod":
+            for key in ("default", "defaultRequest"):
+                if item.get(key):
+                    yield f"spec.limits[{i}].{key} may not be specified when type is 'Pod'"
 
 
 def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
@@ -257,13 +309,21 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
             f"metadata.annotations total {size} bytes, more than the limit of {MAX_ANNOTATION_BYTES}",
         )
     if kind in ("ConfigMap", "Secret"):
+        # IsConfigMapKey: at most 253 of alphanumerics, '-', '_' and '.', never '.' and never starting '..'
         for section in ("data", "binaryData", "stringData"):
             for key in obj.get(section) or {}:
-                if len(str(key)) > 253 or not _CONFIG_KEY.match(str(key)) or str(key) in (".", ".."):
+                if len(str(key)) > 253 or not _CONFIG_KEY.match(str(key)) or str(key) == "." or str(key)[:2] == "..":
                     yield AdmissionFailure(
-                        "names", who, f"{section} key {key!r} must consist of alphanumerics, '-', '_' or '.'"
+                        "names", who, f"{section} key {key!r} must consist of alphanumerics, '-', '_' or '.', "
+                        "and may not be '.' or start with '..'"
                     )
-        size = _data_size(obj)
+        if kind == "ConfigMap":
+            for key in sorted((obj.get("data") or {}).keys() & (obj.get("binaryData") or {}).keys()):
+                yield AdmissionFailure("names", who, f"data key {key!r} is also a key of binaryData")
+        sizes, undecodable = _data_sizes(obj)
+        for problem in undecodable:
+            yield AdmissionFailure("validation", who, problem)
+        size = sum(sizes.values())
         if size > MAX_DATA_BYTES:
             yield AdmissionFailure(
                 "size", who, f"data is {size} bytes, more than the {kind} limit of {MAX_DATA_BYTES} (1 MiB)"
@@ -274,25 +334,56 @@ def object_problems(obj: Mapping[str, Any]) -> Iterator[AdmissionFailure]:
         labels = selector.get("matchLabels") if "matchLabels" in selector else (selector if kind == "Service" else {})
         for msg in label_problems(labels or {}, "spec.selector"):
             yield AdmissionFailure("labels", who, msg)
+    if kind == "LimitRange":
+        yield from (AdmissionFailure("validation", who, problem) for problem in _limit_range_problems(spec))
     if kind == "Ingress":
+        # validateIngressRules: a host is a DNS name, not an IP address (IngressRule API reference: "IPs are not
+        # allowed"), and a DNS-1123 subdomain of at most 253 characters, optionally after a leading "*.".
         for i, rule in enumerate(spec.get("rules") or []):
             host = str(rule.get("host") or "")
-            bare = _WILDCARD_HOST.sub("", host)
-            if host and (
-                len(host) > 253 or not _DNS1123_SUBDOMAIN.match(bare) or any(len(p) > 63 for p in bare.split("."))
-            ):
+            if not host:
+                continue
+            if _is_ip(host):
+                yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS name, not an IP")
+            elif len(host) > 253 or not _DNS1123_SUBDOMAIN.match(_WILDCARD_HOST.sub("", host)):
                 yield AdmissionFailure("names", who, f"spec.rules[{i}].host {host!r} must be a DNS-1123 subdomain")
     if kind == "Service":
-        for i, port in enumerate(spec.get("ports") or []):
-            name = port.get("name")
-            if name is not None and (len(str(name)) > 63 or not _DNS1123_LABEL.match(str(name))):
+        # validateServicePort: with more than one port every port needs a name (services page, "Multi-port
+        # Services"); a name given is a DNS-1123 label, unique within the Service.
+        ports = spec.get("ports") or []
+        port_names: set[str] = set()
+        for i, port in enumerate(ports):
+            name = str(port.get("name") or "")
+            if not name:
+                if len(ports) > 1:
+                    yield AdmissionFailure("names", who, f"spec.ports[{i}].name is required when a Service has "
+                                           "more than one port")
+                continue
+            if len(name) > 63 or not _DNS1123_LABEL.match(name):
                 yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} must be a DNS-1123 label")
+            if name in port_names:
+                yield AdmissionFailure("names", who, f"spec.ports[{i}].name {name!r} is used twice in the Service")
+            port_names.add(name)
+
+
+def _is_ip(host: str) -> bool:
+    """Whether the API server reads `host` as an IP address (netutils.ParseIPSloppy): four dot-separated
+    decimal numbers up to 255, leading zeros allowed, or an IPv6 address."""
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        return True
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
     """Validation of a pod template: container and port names, template and node-selector labels."""
     who = describe(template.owner)
-    for msg in label_problems(template.labels, f"{template.path.rsplit('.spec', 1)[0]}.metadata.labels"):
+    # the template's labels sit beside its spec: spec.template.metadata.labels, or a Pod's own metadata.labels
+    for msg in label_problems(template.labels, f"{template.path.removesuffix('spec')}metadata.labels"):
         yield AdmissionFailure("labels", who, msg)
     for msg in label_problems(template.spec.get("nodeSelector") or {}, f"{template.path}.nodeSelector"):
         yield AdmissionFailure("labels", who, msg)
@@ -305,20 +396,31 @@ def pod_problems(template: PodTemplate) -> Iterator[AdmissionFailure]:
             if name in seen:
                 yield AdmissionFailure("names", who, f"{section}[{i}] name {name!r} is used twice in the pod")
             seen.add(name)
+            # validateContainerPorts: a name, when given, is an IANA service name unique within the container
+            port_names: set[str] = set()
             for j, port in enumerate(container.get("ports") or []):
-                pname = port.get("name")
-                if pname is not None and not _valid_port_name(str(pname)):
+                pname = str(port.get("name") or "")
+                if not pname:
+                    continue
+                if not _valid_port_name(pname):
                     yield AdmissionFailure(
                         "names",
                         who,
                         f"{section}[{i}].ports[{j}] name {pname!r} must be an IANA service name (at most 15 "
                         "lower-case alphanumerics and '-', with a letter, no '--')",
                     )
+                elif pname in port_names:
+                    yield AdmissionFailure(
+                        "names", who, f"{section}[{i}].ports[{j}] name {pname!r} is used twice in the container"
+                    )
+                port_names.add(pname)
 
 
 def _valid_port_name(name: str) -> bool:
+    """IsValidPortName: at most 15 lower-case alphanumerics and '-', a letter among them, no '--', no '-' at
+    either end (the pattern also makes it non-empty)."""
     return (
-        0 < len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
+        len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
     )
 
 
@@ -340,6 +442,8 @@ class EffectiveContainer:
     requests: dict[str, Fraction]
     limits: dict[str, Fraction]
     defaulted_limits: set[str] = field(default_factory=set)
+    sidecar: bool = False
+    """An init container with `restartPolicy: Always`: it keeps running beside the app containers."""
 
 
 def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -347,9 +451,27 @@ def limit_ranges_by_namespace(objects: Sequence[Mapping[str, Any]]) -> dict[str,
     out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for obj in objects:
         if obj.get("kind") == "LimitRange":
-            ns = str((obj.get("metadata") or {}).get("namespace"))
-            out[ns] += list((obj.get("spec") or {}).get("limits") or [])
+            out[namespace_of(obj)] += list((obj.get("spec") or {}).get("limits") or [])
     return out
+
+
+def _ratio_problem(
+    res: str, value: Any, requests: Mapping[str, Fraction], limits: Mapping[str, Fraction]
+) -> str | None:
+    """LimitRanger's `maxLimitRequestRatio`: a non-zero request and limit whose ratio is at most `value`.
+
+    A missing or zero request or limit is refused, not skipped (LimitRangeItem API reference: "the named
+    resource must have a request and limit that are both non-zero"; limitRequestRatioConstraint).
+    """
+    request, limit = requests.get(res), limits.get(res)
+    if not request:
+        return f"{res} max limit to request ratio is {value} but no request is specified or request is 0"
+    if not limit:
+        return f"{res} max limit to request ratio is {value} but no limit is specified or limit is 0"
+    ratio = limit / request
+    if ratio > parse(value):
+        return f"{res} limit to request ratio {float(ratio):g} exceeds {value}"
+    return None
 
 
 def effective_containers(
@@ -364,7 +486,7 @@ def effective_containers(
     who = describe(template.owner)
     failures: list[AdmissionFailure] = []
     out: list[EffectiveContainer] = []
-    container_items = [item for item in limits if item.get("type", "Container") == "Container"]
+    container_items = [item for item in limits if item.get("type") == "Container"]
     for section in ("initContainers", "containers"):
         for i, container in enumerate(template.spec.get(section) or []):
             name = str(container.get("name"))
@@ -377,7 +499,8 @@ def effective_containers(
                 continue
             for res, value in lims.items():
                 requests.setdefault(res, value)
-            eff = EffectiveContainer(section, i, name, requests, lims)
+            sidecar = section == "initContainers" and container.get("restartPolicy") == "Always"
+            eff = EffectiveContainer(section, i, name, requests, lims, sidecar=sidecar)
             for item in container_items:
                 for res, value in (item.get("default") or {}).items():
                     if res not in eff.limits:
@@ -424,16 +547,9 @@ def effective_containers(
                             )
                         )
                 for res, value in (item.get("maxLimitRequestRatio") or {}).items():
-                    if res in eff.limits and res in eff.requests and eff.requests[res] > 0:
-                        ratio = eff.limits[res] / eff.requests[res]
-                        if ratio > parse(value):
-                            failures.append(
-                                AdmissionFailure(
-                                    "LimitRanger",
-                                    who,
-                                    f"{where}: {res} limit to request ratio {float(ratio):g} exceeds {value}",
-                                )
-                            )
+                    problem = _ratio_problem(res, value, eff.requests, eff.limits)
+                    if problem:
+                        failures.append(AdmissionFailure("LimitRanger", who, f"{where}: {problem}"))
             for res, request in eff.requests.items():
                 limit = eff.limits.get(res)
                 if limit is not None and request > limit:
@@ -445,57 +561,83 @@ def effective_containers(
                         )
                     )
             out.append(eff)
-    pod_items = [item for item in limits if item.get("type") == "Pod"]
-    for item in pod_items:
-        main = [c for c in out if c.section == "containers"]
-        for res, value in (item.get("max") or {}).items():
-            if any(res not in c.limits for c in main):
-                failures.append(
-                    AdmissionFailure(
-                        "LimitRanger", who, f"pod: maximum {res} usage per Pod is {value} but a container has no limit"
-                    )
-                )
-            elif sum((c.limits[res] for c in main), Fraction(0)) > parse(value):
-                failures.append(
-                    AdmissionFailure("LimitRanger", who, f"pod: {res} limits exceed the per-Pod maximum {value}")
-                )
+    # Pod items judge the pod's totals (sum of app containers and sidecars, raised to the largest init
+    # container): the v1.30 LimitRanger's podRequests/podLimits, with the same min/max/ratio rules.
+    pod_requests, pod_limits = pod_totals(out, "requests"), pod_totals(out, "limits")
+    for item in (item for item in limits if item.get("type") == "Pod"):
+        problems: list[str] = []
         for res, value in (item.get("min") or {}).items():
-            if sum((c.requests.get(res, Fraction(0)) for c in main), Fraction(0)) < parse(value):
-                failures.append(
-                    AdmissionFailure("LimitRanger", who, f"pod: {res} requests are below the per-Pod minimum {value}")
-                )
+            if res not in pod_requests:
+                problems.append(f"minimum {res} usage per Pod is {value} but no request is specified")
+            elif pod_requests[res] < parse(value):
+                problems.append(f"{res} requests {show(pod_requests[res], res)} are below the per-Pod minimum {value}")
+        for res, value in (item.get("max") or {}).items():
+            if res not in pod_limits:
+                problems.append(f"maximum {res} usage per Pod is {value} but no limit is specified")
+            elif pod_limits[res] > parse(value):
+                problems.append(f"{res} limits {show(pod_limits[res], res)} exceed the per-Pod maximum {value}")
+            elif res in pod_requests and pod_requests[res] > parse(value):
+                problems.append(f"{res} requests {show(pod_requests[res], res)} exceed the per-Pod maximum {value}")
+        for res, value in (item.get("maxLimitRequestRatio") or {}).items():
+            problem = _ratio_problem(res, value, pod_requests, pod_limits)
+            if problem:
+                problems.append(problem)
+        failures += [AdmissionFailure("LimitRanger", who, f"pod: {problem}") for problem in problems]
     return out, failures
 
 
 def pod_totals(containers: list[EffectiveContainer], kind: str) -> dict[str, Fraction]:
-    """A pod's effective requests or limits: the larger of the containers' sum and any init container."""
-    totals: dict[str, Fraction] = defaultdict(Fraction)
+    """A pod's effective requests or limits, as the scheduler, LimitRanger and quota count them.
+
+    The app containers' sum, plus every sidecar (an init container with `restartPolicy: Always`, which
+    keeps running); that is raised to what any init container needs while it runs, together with the
+    sidecars started before it (podRequests/podLimits in the v1.30 LimitRanger; the resource-management
+    page, "Init containers" and "Sidecar containers").
+    """
+    totals: dict[str, Fraction] = {}
     for c in containers:
         if c.section == "containers":
             for res, value in getattr(c, kind).items():
-                totals[res] += value
-    for c in containers:
-        if c.section == "initContainers":
-            for res, value in getattr(c, kind).items():
-                totals[res] = max(totals[res], value)
-    return dict(totals)
+                totals[res] = totals.get(res, Fraction(0)) + value
+    sidecars: dict[str, Fraction] = {}
+    peak: dict[str, Fraction] = {}
+    for c in (c for c in containers if c.section == "initContainers"):
+        own: Mapping[str, Fraction] = getattr(c, kind)
+        if c.sidecar:
+            for res, value in own.items():
+                totals[res] = totals.get(res, Fraction(0)) + value
+                sidecars[res] = sidecars.get(res, Fraction(0)) + value
+            running = dict(sidecars)
+        else:
+            running = dict(own)
+            for res, value in sidecars.items():
+                running[res] = running.get(res, Fraction(0)) + value
+        for res, value in running.items():
+            peak[res] = max(peak.get(res, value), value)
+    for res, value in peak.items():
+        totals[res] = max(totals.get(res, value), value)
+    return totals
 
 
 # --- ResourceQuota --------------------------------------------------------------------------------------
 
 
 def _count_key(obj: Mapping[str, Any]) -> str:
-    group = str(obj.get("apiVersion", "v1")).rpartition("/")[0]
-    plural = str(obj.get("kind", "")).lower() + "s"
-    if plural.endswith("ys"):
-        plural = plural[:-2] + "ies"
-    if plural.endswith("sss"):
-        plural = plural[:-1] + "es"
+    """The object-count quota key of an object: `count/<resource>.<group>`, or `count/<resource>` in the core
+    group (resource-quotas page, "Object count quota"), with the resource the kind's English plural."""
+    group = str(obj.get("apiVersion")).rpartition("/")[0]
+    kind = str(obj.get("kind"))
+    singular = kind.lower()
+    if kind == "Endpoints":
+        plural = singular
+    elif singular.endswith("s"):
+        plural = singular + "es"
+    else:
+        plural = _CONSONANT_Y.sub(r"\1ie", singular) + "s"
     return f"count/{plural}.{group}" if group else f"count/{plural}"
 
 
 _LEGACY_COUNTS = {
-    "Pod": "pods",
     "Service": "services",
     "ConfigMap": "configmaps",
     "Secret": "secrets",
@@ -506,23 +648,22 @@ _LEGACY_COUNTS = {
 
 
 def quota_usage(
-    namespace: str,
     objects: list[Mapping[str, Any]],
     pods: list[tuple[PodTemplate, list[EffectiveContainer]]],
 ) -> dict[str, Fraction]:
-    """What a namespace holds at its peak: objects by count, pods at maximum replicas, PVC storage."""
-    usage: dict[str, Fraction] = defaultdict(Fraction)
-    for key, count in IMPLICIT_PER_NAMESPACE.items():
-        usage[key] += count
-        usage[f"count/{key}"] += count
+    """What one namespace's objects hold at their peak: objects by count, pods at maximum replicas, PVC
+    storage."""
+    usage: dict[str, Fraction] = defaultdict(Fraction, {k: Fraction(n) for k, n in IMPLICIT_PER_NAMESPACE.items()})
     for obj in objects:
         kind = str(obj.get("kind"))
+        if kind == "Pod":
+            continue  # counted with the other pods below, from its template
         usage[_count_key(obj)] += 1
         if kind in _LEGACY_COUNTS:
             usage[_LEGACY_COUNTS[kind]] += 1
         spec = obj.get("spec") or {}
         if kind == "Service":
-            stype = spec.get("type", "ClusterIP")
+            stype = spec.get("type")  # ClusterIP when absent, which counts neither
             if stype == "LoadBalancer":
                 usage["services.loadbalancers"] += 1
             if stype in ("NodePort", "LoadBalancer"):
@@ -545,7 +686,6 @@ def quota_usage(
                 usage[res] += n * value
         for res, value in pod_totals(containers, "limits").items():
             usage[f"limits.{res}"] += n * value
-    del namespace
     return dict(usage)
 
 
@@ -562,7 +702,7 @@ def quota_problems(
             kind, res = COMPUTE_QUOTA[key]
             for template, containers in pods:
                 for c in containers:
-                    if c.section == "containers" and res not in getattr(c, kind):
+                    if res not in getattr(c, kind):
                         yield AdmissionFailure(
                             "ResourceQuota",
                             describe(template.owner),
@@ -632,7 +772,7 @@ def admit(objects: Sequence[Mapping[str, Any]], charts: Sequence[Mapping[str, An
                 pods.append((template, containers))
         quotas = [o for o in members if o.get("kind") == "ResourceQuota"]
         if quotas:
-            usage = quota_usage(ns, members, pods)
+            usage = quota_usage(members, pods)
             for quota in quotas:
                 report.failures += quota_problems(quota, usage, pods)
     report.failures = _unique(report.failures)
@@ -640,6 +780,7 @@ def admit(objects: Sequence[Mapping[str, Any]], charts: Sequence[Mapping[str, An
 
 
 def _unique(failures: list[AdmissionFailure]) -> list[AdmissionFailure]:
+    """The failures in their first order, each once (two replicas' templates or two checks may repeat one)."""
     seen: set[str] = set()
     out = []
     for f in failures:

@@ -212,7 +212,7 @@ def test_quota_bounds_load_balancers_and_node_ports() -> None:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "pub", "namespace": "apps"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}, {"port": 443}]},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]},
     }
     out = failures(ns("apps"), quota("apps", {"services.loadbalancers": "0", "services.nodeports": "1"}), svc)
     assert any("services.loadbalancers" in f for f in out)
@@ -267,13 +267,14 @@ def test_configmap_over_one_mebibyte_is_refused() -> None:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "big", "namespace": "apps"},
-        "data": {"a": "x" * (1024 * 1024)},
+        "data": {"a": "x" * (1024 * 1024 + 1)},
     }
     out = failures(ns("apps"), cm)
     assert out and out[0].startswith(
         "[admission:size] ConfigMap apps/big: data is 1048577 bytes, more than the ConfigMap limit"
     )
-    cm["data"] = {"a": "x" * (1024 * 1024 - 1)}
+    # ValidateConfigMap counts the values' bytes, not the keys: exactly 1 MiB of values is admitted
+    cm["data"] = {"a": "x" * (1024 * 1024)}
     assert failures(ns("apps"), cm) == []
 
 
