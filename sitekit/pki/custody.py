@@ -120,7 +120,12 @@ def recover(h: Hierarchy, shares: Sequence[str]) -> dict[str, Any]:
     if len(distinct) < need:
         raise UserError(f"{len(distinct)} distinct share(s) given; the ceremony needs {need}")
     try:
-        backup_key = shamir_mnemonic.combine_mnemonics(distinct, passphrase=b"")
+        # SLIP-39 combines exactly M shares of a group; more may come to the ceremony (every custodian), so
+        # all must belong to the same split (a foreign or mistyped one is an error, never silently dropped)
+        # and the first M are combined.
+        if len({shamir_mnemonic.Share.from_mnemonic(s).common_parameters() for s in distinct}) != 1:
+            raise MnemonicError("the shares come from different splits")
+        backup_key = shamir_mnemonic.combine_mnemonics(distinct[:need], passphrase=b"")
     except MnemonicError as exc:
         raise UserError(f"the shares do not combine: {exc}") from exc
     blob = (h.layout.custody / "root-backup.bin").read_bytes()
@@ -134,4 +139,4 @@ def recover(h: Hierarchy, shares: Sequence[str]) -> dict[str, Any]:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != h.root_cert().public_key():
         raise UserError("the recovered key does not match the root certificate")
     h.backend.import_from_backup(ROOT, der)
-    return {"restored": ROOT, "shares_used": len(distinct), "threshold": need}
+    return {"restored": ROOT, "shares_used": need, "threshold": need}

@@ -119,51 +119,52 @@ def _name(site: Site, cn: str, org_unit: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+_USAGE_BITS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
+def _key_usage(*granted: str) -> x509.KeyUsage:
+    """KeyUsage with exactly the `granted` bits set and every other bit False."""
+    return x509.KeyUsage(**{bit: bit in granted for bit in _USAGE_BITS})
+
+
 def _ca_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return _key_usage("digital_signature", "key_cert_sign", "crl_sign")
 
 
 def _leaf_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return _key_usage("digital_signature")
 
 
-def _validity(days: int, issuer: x509.Certificate | None, what: str) -> tuple[dt.datetime, dt.datetime]:
-    start = now() - SKEW
-    end = now() + dt.timedelta(days=days)
-    if issuer is not None and end > issuer.not_valid_after_utc:
+def _span(days: int) -> tuple[dt.datetime, dt.datetime]:
+    """From SKEW ago (clock skew between hosts) to `days` from now."""
+    return now() - SKEW, now() + dt.timedelta(days=days)
+
+
+def _validity(days: int, issuer: x509.Certificate, what: str) -> tuple[dt.datetime, dt.datetime]:
+    """The span of a certificate `issuer` signs: refused if it would outlive the issuer, never before it."""
+    start, end = _span(days)
+    if end > issuer.not_valid_after_utc:
         raise UserError(
             f"{what} would be valid until {end:%Y-%m-%d} but its issuer {issuer.subject.rfc4514_string()} "
             f"expires {issuer.not_valid_after_utc:%Y-%m-%d}; rotate the issuer first"
         )
-    if issuer is not None and start < issuer.not_valid_before_utc:
-        start = issuer.not_valid_before_utc
-    return start, end
+    return max(start, issuer.not_valid_before_utc), end
 
 
 def build_root(site: Site, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     """Self-signed root with critical name constraints and a path length of one."""
     subject = _name(site, f"sitekit {site.identity.code} Root CA")
-    start, end = _validity(site.keys.validity.root_ca_days, None, "root")
+    start, end = _span(site.keys.validity.root_ca_days)
     constraints = x509.NameConstraints(
         permitted_subtrees=[x509.DNSName(d) for d in permitted_dns(site)]
         + [x509.IPAddress(n) for n in permitted_ip(site)],

@@ -73,3 +73,21 @@ def test_shares_of_another_split_do_not_open_the_backup(setup: tuple[Hierarchy, 
     foreign = shamir_mnemonic.generate_mnemonics(1, [(2, 3)], b"\x01" * 32)[0][:2]
     with pytest.raises(UserError, match="do not open"):
         recover(h, foreign)
+
+
+def test_every_custodian_at_the_ceremony_restores_the_root(setup: tuple[Hierarchy, list[str]], site: Site) -> None:
+    """More than M shares (all N custodians came) restore the root; SLIP-39 itself combines exactly M."""
+    h, shares = setup
+    assert len(shares) > site.keys.threshold
+    result = recover(h, shares)
+    assert result == {"restored": "root", "shares_used": site.keys.threshold, "threshold": site.keys.threshold}
+
+
+def test_a_foreign_share_among_more_than_m_is_refused(setup: tuple[Hierarchy, list[str]], site: Site) -> None:
+    """An extra share from another split is an error, not silently left out of the combination."""
+    import shamir_mnemonic
+
+    h, shares = setup
+    foreign = shamir_mnemonic.generate_mnemonics(1, [(2, 3)], b"\x02" * 32)[0][0]
+    with pytest.raises(UserError, match=r"^the shares do not combine: the shares come from different splits$"):
+        recover(h, [*shares[: site.keys.threshold], foreign])
