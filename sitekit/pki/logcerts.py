@@ -128,4 +128,3 @@ def log_certificate(h: Hierarchy, host_name: str) -> LogCertificate:
         peer_names=peer_names(site, host),
         issued=issued,
     )
-

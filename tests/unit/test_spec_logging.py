@@ -40,16 +40,22 @@ def test_a_collector_that_is_not_a_host_of_the_site_is_refused(fleet_copy: Path)
     _edit(fleet_copy, "ee.yaml", "collector: ee-cp-1", "collector: ke-cp-1")
     found = _problems(fleet_copy)
     assert any(
-        p.endswith("ee.yaml: logging.collector: 'ke-cp-1' is not a host of this site (hosts: ee-cp-1, ee-gpu-1,"
-                   " ee-gpu-2): the collector must be one of the country's own hosts")
+        p.endswith(
+            "ee.yaml: logging.collector: 'ke-cp-1' is not a host of this site (hosts: ee-cp-1, ee-gpu-1,"
+            " ee-gpu-2): the collector must be one of the country's own hosts"
+        )
         for p in found
     ), found
 
 
 def test_a_collector_outside_the_country_ranges_is_refused(fleet_copy: Path) -> None:
     # The node network (and so the collector's address) moved outside EE's 10.20/16.
-    for old, new in (("node_cidr: 10.20.0.0/24", "node_cidr: 10.99.0.0/24"), ("10.20.0.11", "10.99.0.11"),
-                     ("10.20.0.21", "10.99.0.21"), ("10.20.0.22", "10.99.0.22")):
+    for old, new in (
+        ("node_cidr: 10.20.0.0/24", "node_cidr: 10.99.0.0/24"),
+        ("10.20.0.11", "10.99.0.11"),
+        ("10.20.0.21", "10.99.0.21"),
+        ("10.20.0.22", "10.99.0.22"),
+    ):
         _edit(fleet_copy, "ee.yaml", old, new)
     found = _problems(fleet_copy)
     assert any(
