@@ -111,3 +111,23 @@ def test_a_state_without_the_logging_intermediate_works_until_keys_init_adds_it(
     assert old.init() == ["logging intermediate"]
     assert old.missing_intermediates() == []
     assert log_certificate(old, "cl-gpu-1").issued
+
+
+def test_keys_log_cert_prints_the_hosts_material_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sitekit.cli import main
+
+    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "cli-test-passphrase")
+    argv = ["--sites", str(REPO / "sites"), "keys"]
+    assert main([*argv, "log-cert", "cl", "--host", "cl-gpu-1"]) == 2  # before keys init: the operator's error
+    assert "sitekit keys init cl" in capsys.readouterr().err
+    assert main([*argv, "init", "cl"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "log-cert", "cl", "--host", "cl-gpu-1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["profile"] == "client" and doc["issued"] is True and "PRIVATE KEY" in doc["key"]
+    assert doc["peer_names"] == ["cl-cp-1.cl.sovereign.example"]
+    assert main([*argv, "log-cert", "cl", "--host", "cl-gpu-1"]) == 0
+    assert json.loads(capsys.readouterr().out)["issued"] is False
