@@ -113,7 +113,8 @@ def test_a_record_written_on_a_gpu_worker_arrives_at_the_collector(logging_lab: 
     lab = logging_lab["lab"]
     assert isinstance(lab, Lab)
     nonce = f"sitekit-log-path-{secrets.token_hex(8)}"
-    wrote = _root(lab, WORKER, f"logger -t sitekit-test {nonce}")
+    # The nonce goes on stdin: in the command line, sudo's own log record of the command would carry it too.
+    wrote = _root(lab, WORKER, "logger -t sitekit-test", nonce + "\n")
     assert wrote.returncode == 0, wrote.stderr
     line, took = _wait_for(lab, nonce)
     print(f"\nrecord from {WORKER} at the collector after {took:.1f} s: {line}")
@@ -165,11 +166,16 @@ def _send(lab: Lab, nonce: str, cert: str | None) -> str:
     auth = f"-cert {FOREIGN}/{cert}.pem -key {FOREIGN}/{cert}.key" if cert else ""
     if cert == "own":
         auth = "-cert /etc/sitekit/logging/cert.pem -key /etc/sitekit/logging/key.pem"
+    # The client verifies the collector as the role's clients do (the logging CA alone, so -partial_chain;
+    # the collector's name), so a refusal can only come from the collector. The message goes on stdin (not
+    # the command line, which sudo logs and the host forwards); -quiet keeps the session open after it
+    # until the collector closes it or the timeout ends it.
     command = (
-        f"printf %s {shlex.quote(framed)} | timeout 20 openssl s_client -connect {collector.address}:6514 "
-        f'-CAfile /etc/sitekit/logging/ca.pem -verify_return_error -quiet {auth} 2>&1; echo "rc=$?"'
+        f"timeout 8 openssl s_client -connect {collector.address}:6514 -CAfile /etc/sitekit/logging/ca.pem"
+        f" -partial_chain -verify_return_error -verify_hostname {COLLECTOR}.{CC}.sovereign.example -quiet {auth}"
+        ' 2>&1; echo "rc=$?"'
     )
-    return _root(lab, OTHER, command).stdout
+    return _root(lab, OTHER, command, framed).stdout
 
 
 def _rsyslog_since(lab: Lab, since: str) -> str:
@@ -207,9 +213,12 @@ def test_clients_without_the_countrys_logging_certificate_are_refused(
         line, took = _wait_for(lab, control)
         assert line, f"the control message with {OTHER}'s own logging certificate never arrived:\n{control_out}"
         print(f"\ncontrol message accepted after {took:.1f} s: {line}")
+        assert f" {other.address} " in line, f"the control message did not come from {OTHER}: {line}"
         time.sleep(3)
         for label, nonce in refused.items():
             print(f"--- {label} client, openssl s_client:\n{outputs[label].strip()[-600:]}")
+            # The client accepted the collector's certificate, so the refusal is the collector's.
+            assert "verify error" not in outputs[label], f"{label}: the probe refused the collector: {outputs[label]}"
             assert not _collector_has(lab, nonce), f"the {label} client's message landed at the collector"
         rejections = _rsyslog_since(lab, since)
         print(f"--- the collector's rsyslog since {since}:\n{rejections.strip()[-3000:]}")
