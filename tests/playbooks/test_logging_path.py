@@ -2,9 +2,9 @@
 TLS, and the collector refuses clients that do not hold a certificate of the country's logging CA.
 
 It shares the hardening lab of test_harden.py (conftest.py: a private copy of the ee demo, code ZH, brought
-up and converged once per session; the firewall role's rules for the log path come with that converge),
-creates the country's keys in the lab's state (SoftHSM2, as ee), converges `playbooks/logging.yml` twice
-(the second run changes nothing), then:
+up and converged once per session: harden.yml with the firewall's log path, then the country's keys in the
+lab's state (SoftHSM2, as ee) and `playbooks/logging.yml` in check mode, then twice), checks that check
+mode wrote nothing and the re-run changed nothing, then:
 
 - `logger` writes a unique nonce on a GPU worker; the collector's file receives it from the worker's
   address within a bounded wait;
@@ -24,13 +24,11 @@ import re
 import secrets
 import shlex
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardenlab import CC, HOSTS, Lab
+from hardenlab import CC, HOSTS, PINS, Lab
 from labcopy import play_recap, private_fleet
 
 from sitekit.pki.hierarchy import Hierarchy
@@ -42,7 +40,6 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 COLLECTOR, WORKER, OTHER = HOSTS  # the spec's logging.collector is the control-plane host
 REMOTE_FILE = "/var/log/sitekit/remote.log"  # the logging role's logging_collector_file default
-PIN = {"SITEKIT_PKCS11_PIN": "lab-pin-2468", "SITEKIT_PKCS11_SO_PIN": "lab-so-pin-1357"}
 WAIT = 90.0  # seconds a record may take to arrive (rsyslog's first connection, a loaded CI machine)
 FOREIGN = "/root/sk-foreign"  # on OTHER: the refused clients' certificates (throwaway test keys)
 
@@ -85,28 +82,15 @@ def _wait_for(lab: Lab, nonce: str, timeout: float = WAIT) -> tuple[str, float]:
 
 
 @pytest.fixture(scope="module")
-def logging_lab(harden_lab: Lab, harden_converged: dict[str, object]) -> Iterator[dict[str, object]]:
-    lab = harden_lab
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in PIN.items():
-            mp.setenv(name, value)
-        mp.delenv("SOFTHSM2_CONF", raising=False)
-        lab.sitekit("keys", "init", CC)
-        command = f"logging_sitekit_command='{sys.executable} -m sitekit.cli --sites {lab.sites}'"
-        check = lab.playbook("--check", "-e", command, playbook="logging.yml")
-        untouched = _root(lab, COLLECTOR, "test -e /etc/rsyslog.d/60-sitekit-logging.conf; echo $?").stdout.strip()
-        t0 = time.monotonic()
-        first = lab.playbook("-e", command, playbook="logging.yml")
-        t1 = time.monotonic()
-        second = lab.playbook("-e", command, playbook="logging.yml")
-        print(f"\nlogging.yml: first converge {t1 - t0:.1f} s, re-run {time.monotonic() - t1:.1f} s")
-        yield {
-            "lab": lab,
-            "check": check.stdout,
-            "untouched": untouched,
-            "first": first.stdout,
-            "second": second.stdout,
-        }
+def logging_lab(harden_lab: Lab, harden_converged: dict[str, object]) -> dict[str, object]:
+    """The shared lab after the session's converge, which ends with the country's keys and logging.yml."""
+    return {
+        "lab": harden_lab,
+        "check": harden_converged["log_check"],
+        "untouched": harden_converged["log_untouched"],
+        "first": harden_converged["log_first"],
+        "second": harden_converged["log_second"],
+    }
 
 
 def test_check_mode_changes_nothing_and_converge_is_idempotent(logging_lab: dict[str, object]) -> None:
@@ -201,7 +185,7 @@ def test_clients_without_the_countrys_logging_certificate_are_refused(
     other = next(h for h in load_fleet(lab.sites).site(CC).hosts if h.name == OTHER)
     dns = f"{OTHER}.{CC}.sovereign.example"
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in PIN.items():
+        for name, value in PINS.items():
             mp.setenv(name, value)
         mp.setenv("SITEKIT_KEY_PASSPHRASE", "foreign-country-test-passphrase")  # ZQ's file backend
         foreign = _foreign_certificate(tmp_path)
