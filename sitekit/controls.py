@@ -21,7 +21,7 @@ from sitekit.errors import UserError
 CATALOGUE = Path(__file__).with_name("controls.yaml")
 """Where the catalogue lives (shipped with the package)."""
 
-ROLES: tuple[str, ...] = ("baseline", "ssh", "firewall", "audit", "gpu_host", "keys")
+ROLES: tuple[str, ...] = ("baseline", "ssh", "firewall", "audit", "gpu_host", "keys", "logging")
 """Ansible roles (playbooks/roles/<role>) that may apply a control."""
 
 HOST_ROLES: tuple[str, ...] = ("all", "control-plane", "gpu-worker", "storage")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sitekit.paths import repo_root
 
-ROLES = ("baseline", "guarded_change", "ssh", "firewall", "audit", "gpu_host", "keys")
+ROLES = ("baseline", "guarded_change", "ssh", "firewall", "audit", "gpu_host", "keys", "logging")
 
 
 def _plain(value: Any) -> Any:

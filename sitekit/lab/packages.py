@@ -66,6 +66,7 @@ MIRROR_PACKAGES: tuple[str, ...] = (
     "cryptsetup-bin",
     "tpm2-tools",  # TPM checks against swtpm (VM tier)
     "rsyslog",  # local and remote logging
+    "rsyslog-gnutls",  # the logging role's TLS driver (syslog over TLS to the country's collector)
     "apt-listchanges",
     "aide",  # file integrity
     "aide-common",

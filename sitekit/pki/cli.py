@@ -110,8 +110,13 @@ def _status(args: argparse.Namespace) -> int:
     warned = [r for r in table if r.warn]
     for r in warned:
         sys.stderr.write(f"warning: {r.kind} {r.name} expires {r.not_after:%Y-%m-%d}: rotate it\n")
+    missing = h.missing_intermediates()
+    for purpose in missing:
+        sys.stderr.write(f"warning: no {purpose} intermediate yet: `sitekit keys init {args.cc}` adds it\n")
     if warned and args.strict:
         raise CheckFailed(f"{len(warned)} key(s) inside the rotation window")
+    if missing and args.strict:
+        raise CheckFailed(f"{len(missing)} intermediate(s) missing: {', '.join(missing)}")
     return 0
 
 
@@ -223,6 +228,18 @@ def _volume_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_cert(args: argparse.Namespace) -> int:
+    """Print a host's logging certificate, key (SECRET) and CA bundle as JSON: for the logging role (no_log)."""
+    from sitekit.pki.logcerts import log_certificate
+
+    with _hierarchy(args) as h:
+        doc = log_certificate(h, args.host).as_document()
+    if sys.stdout.isatty():
+        sys.stderr.write("warning: this holds the host's private key; it is now on your screen\n")
+    sys.stdout.write(json.dumps(doc) + "\n")
+    return 0
+
+
 def _bundle(args: argparse.Namespace) -> int:
     h = _hierarchy(args)
     h.require()
@@ -242,8 +259,14 @@ def _public(args: argparse.Namespace) -> int:
         "ssh_user_ca": ca_public_lines(h, "ssh-user-ca"),
         "ssh_host_ca": ca_public_lines(h, "ssh-host-ca"),
         "known_hosts": known_hosts_lines(h),
-        "ca_bundles": {p: h.ca_bundle(p).decode() for p in INTERMEDIATES},
+        "ca_bundles": {p: h.ca_bundle(p).decode() for p in h.present_intermediates()},
     }
+    missing = h.missing_intermediates()
+    if missing:
+        sys.stderr.write(
+            f"warning: no {', '.join(missing)} intermediate in {h.site.cc}'s keys yet: "
+            f"`sitekit keys init {h.site.cc}` adds it\n"
+        )
     print(json.dumps(doc, indent=2))
     return 0
 
@@ -327,6 +350,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", required=True, help="host name from the spec")
     p.add_argument("--volume", default="models", help="volume name (default: models)")
     p.add_argument("--no-create", action="store_true", help="fail instead of escrowing a new key")
+    p = cmd("log-cert", _log_cert, "print a host's log-path certificate, key (SECRET) and CA as JSON (kept while good)")
+    p.add_argument("--host", required=True, help="host name from the spec (the collector gets the server leaf)")
     p = cmd("bundle", _bundle, "print the trust bundle (root and valid intermediates) or one CA's bundle")
     p.add_argument("--ca", choices=INTERMEDIATES, default=None, help="only this intermediate's generations")
     cmd("public", _public, "print every public artefact (bundles, SSH CA keys, known_hosts) as JSON")

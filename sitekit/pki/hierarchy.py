@@ -361,10 +361,20 @@ class Hierarchy:
         certs = [self.cert(n) for n in names]
         return [c for c in certs if c.not_valid_after_utc > moment]
 
+    def present_intermediates(self) -> list[str]:
+        """The intermediates this state has (one added to sitekit later appears after `keys init` adds it)."""
+        made = self.meta.get("intermediates", {})
+        return [p for p in INTERMEDIATES if p in made]
+
+    def missing_intermediates(self) -> list[str]:
+        """Intermediates sitekit knows that this state lacks: `sitekit keys init <cc>` creates them."""
+        made = self.meta.get("intermediates", {})
+        return [p for p in INTERMEDIATES if p not in made]
+
     def trust_bundle(self) -> bytes:
         """Root plus every valid intermediate: what hosts install as the country's CA bundle."""
         parts = [pem(self.root_cert())]
-        for purpose in INTERMEDIATES:
+        for purpose in self.present_intermediates():
             parts += [pem(c) for c in self.valid_intermediates(purpose)]
         return b"".join(parts)
 

@@ -16,7 +16,9 @@ from typing import Any
 from sitekit.atomic import ensure_private_dir, write_private
 from sitekit.paths import country_state
 
-INTERMEDIATES = ("kubernetes", "etcd", "front-proxy", "ingress")
+# `logging` signs the log collector's server certificate and every host's client certificate: the collector
+# trusts this intermediate alone, so no other certificate of the country (a Kubernetes client's) logs in.
+INTERMEDIATES = ("kubernetes", "etcd", "front-proxy", "ingress", "logging")
 SSH_CAS = ("ssh-user-ca", "ssh-host-ca")
 # Key type of every new SSH CA generation. Ed25519: OpenSSH verifies it natively and ssh-audit fails CAs
 # on NIST curves. Generations made before the metadata recorded a type are P-384 (see ssh.ca_key_type).

@@ -9,7 +9,7 @@ from cryptography import x509
 
 from sitekit.pki.datakeys import valid_data_keys
 from sitekit.pki.hierarchy import Hierarchy, load_cert, now
-from sitekit.pki.layout import INTERMEDIATES, ROOT
+from sitekit.pki.layout import ROOT
 from sitekit.pki.ssh import ca_key_type
 
 
@@ -41,7 +41,7 @@ def rows(h: Hierarchy) -> list[Row]:
     h.require()
     window = dt.timedelta(days=h.site.keys.rotation_window_days)
     out = [_row("root-ca", ROOT, "active", h.root_cert().not_valid_after_utc, window)]
-    for purpose in INTERMEDIATES:
+    for purpose in h.present_intermediates():
         active = h.active_intermediate(purpose)
         for name in h.intermediate_names(purpose):
             cert = h.cert(name)

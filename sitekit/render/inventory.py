@@ -111,9 +111,40 @@ def all_vars(site: Site, digest: str | None = None) -> dict[str, Any]:
         "sitekit_pkcs11_token_label": (keys.pkcs11.token_label if keys.pkcs11 else "") or f"sitekit-{site.cc}",
         "sitekit_ssh_user_cert_hours": keys.validity.ssh_user_cert_hours,
         "sitekit_model_volume": _model_volume(keys),
+        "sitekit_log_collector": log_collector(site),
+        "sitekit_log_clients": log_clients(site),
         "sitekit_kubernetes_version": site.cluster.kubernetes_version,
         "sitekit_spec_digest": digest if digest is not None else site_digest(site),
     }
+
+
+def log_collector(site: Site) -> dict[str, Any]:
+    """The country's log collector (`{name, address, port, dns_name}`), or {} when the spec names none."""
+    host = site.log_collector()
+    if host is None or site.logging is None:
+        return {}
+    return {
+        "name": host.name,
+        "address": str(host.address),
+        "port": site.logging.port,
+        "dns_name": site.host_dns_name(host),
+    }
+
+
+def log_clients(site: Site) -> list[dict[str, Any]]:
+    """The hosts that send their logs to the collector (every other host of the site), or [] without one.
+
+    The collector's firewall accepts the log port from these addresses only, and its TLS listener accepts
+    only certificates carrying these DNS names.
+    """
+    collector = site.log_collector()
+    if collector is None:
+        return []
+    return [
+        {"name": h.name, "address": str(h.address), "dns_name": site.host_dns_name(h)}
+        for h in site.hosts
+        if h.name != collector.name
+    ]
 
 
 def _model_volume(keys: Keys) -> dict[str, Any]:

@@ -250,7 +250,28 @@ def deployment(site: Site) -> Iterator[Problem]:
         )
 
 
-SITE_CHECKS = (residency, overlaps, hosts, capacity, names, custody, compliance, deployment)
+def logging(site: Site) -> Iterator[Problem]:
+    """The log collector is one of the site's own hosts, inside the country's ranges: logs stay in the country."""
+    if site.logging is None:
+        return
+    collector = site.log_collector()
+    if collector is None:
+        known = ", ".join(h.name for h in site.hosts)
+        yield (
+            "logging.collector",
+            f"{site.logging.collector!r} is not a host of this site (hosts: {known}): the collector must be one of"
+            " the country's own hosts",
+        )
+        return
+    if not _inside(collector.address, site.residency.address_ranges):
+        yield (
+            "logging.collector",
+            f"collector {collector.name} has address {collector.address}, outside the country's address ranges"
+            f" ({', '.join(map(str, site.residency.address_ranges))}): logs must stay in the country",
+        )
+
+
+SITE_CHECKS = (residency, overlaps, hosts, capacity, names, custody, compliance, deployment, logging)
 
 
 def check_site(site: Site) -> list[Problem]:

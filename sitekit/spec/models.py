@@ -535,6 +535,31 @@ class Access(_Model):
     )
 
 
+LOG_PORT = 6514
+"""Syslog over TLS (RFC 5425): the collector's port unless the spec names another."""
+
+
+class Logging(_Model):
+    """Where the country's hosts send their logs: one collector of its own, reached over mutual TLS.
+
+    Records never leave the country: the collector is a host of the site (so inside its address ranges),
+    clients prove themselves with certificates from the country's logging intermediate, and the host
+    firewall opens exactly the path from the site's hosts to the collector's port.
+    """
+
+    collector: str = Field(
+        pattern=_K8S_NAME.pattern,
+        max_length=63,
+        description="Name of the host (one of hosts[].name) that collects every host's logs",
+    )
+    port: int = Field(
+        default=LOG_PORT,
+        ge=1,
+        le=65535,
+        description=f"TCP port the collector accepts syslog over TLS on (default {LOG_PORT}, RFC 5425)",
+    )
+
+
 class Site(_Model):
     """One country's sovereign AI site, fully resolved (baseline plus overlay)."""
 
@@ -549,6 +574,9 @@ class Site(_Model):
     compliance: Compliance = Field(description="Hardening profile and deviations")
     access: Access = Field(description="Operator access")
     deployment: Deployment = Field(description="Pulumi state backend and secrets provider, inside the country")
+    logging: Logging | None = Field(
+        default=None, description="The country's log collector; absent: hosts keep their logs locally only"
+    )
 
     @property
     def cc(self) -> str:
@@ -559,6 +587,16 @@ class Site(_Model):
     def gpu_capacity(self) -> int:
         """Schedulable GPUs across the site's hosts."""
         return sum(h.gpu.schedulable for h in self.hosts if h.gpu)
+
+    def host_dns_name(self, host: Host) -> str:
+        """The DNS name a host's certificates carry: its name under the country's first domain."""
+        return f"{host.name}.{self.identity.domains[0]}"
+
+    def log_collector(self) -> Host | None:
+        """The host that collects the country's logs (None when the spec names none, or an unknown host)."""
+        if self.logging is None:
+            return None
+        return next((h for h in self.hosts if h.name == self.logging.collector), None)
 
     def hosts_by_role(self, role: Role) -> tuple[Host, ...]:
         """Hosts of one role, in spec order."""

@@ -35,14 +35,25 @@ def _cluster_sources(expect: Any) -> list[str]:
     return [str(expect.get("firewall_node_cidr"))] + ([pod] if pod else [])
 
 
+def log_path_sources(expect: Any) -> list[str]:
+    """On the log collector, the addresses its log port is open to (the country's other hosts); else []."""
+    if not expect.get("firewall_log_collector_here"):
+        return []
+    return [f"{a}/32" for a in expect.get("firewall_log_sources") or []]
+
+
 def _inbound_allowed(expect: Any) -> list[tuple[str, set[int], list[str]]]:
-    """What the spec opens inbound: (protocol, ports, sources)."""
+    """What the spec opens inbound: (protocol, ports, sources); the log collector also its log port."""
     cluster = _cluster_sources(expect)
-    return [
+    allowed = [
         ("tcp", {_ssh_port(expect)}, [str(n) for n in expect.get("firewall_ssh_sources")]),
         ("tcp", set(_ports(expect.get("firewall_cluster_tcp_ports"))), cluster),
         ("udp", set(_ports(expect.get("firewall_cluster_udp_ports"))), cluster),
     ]
+    logs = log_path_sources(expect)
+    if logs:
+        allowed.append(("tcp", {int(expect.get("firewall_log_port"))}, logs))
+    return allowed
 
 
 def _explained_inbound(p: AcceptPath, allowed: list[tuple[str, set[int], list[str]]]) -> bool:
@@ -178,6 +189,14 @@ def _egress_networks(expect: Any) -> list[str]:
     return nets
 
 
+def log_path_destination(expect: Any) -> str:
+    """On a host that sends its logs, the collector's `address:port/tcp` (inside the node network); else ""."""
+    collector = expect.get("firewall_log_collector") or {}
+    if not collector.get("address") or expect.get("firewall_log_collector_here"):
+        return ""
+    return f"{collector['address']}:{expect.get('firewall_log_port')}/tcp"
+
+
 def test_sk_fw_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     rs = _ruleset(probe)
     allowed = _egress_networks(expect)
@@ -187,7 +206,7 @@ def test_sk_fw_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
             f"{c.family} {c.table} {c.name}": [c.policy, *[p.describe() for p in new_connection_paths(c)]]
             for c in chains
         },
-        {"policy": "drop", "daddr within": allowed},
+        {"policy": "drop", "daddr within": allowed, "log path (SK-LOG-004)": log_path_destination(expect) or "none"},
     )
     assert _drop_chains(rs, "output"), "no output base chain has policy drop (outbound is open)"
     # Every output base chain, the role's and any other table's: an accept anywhere is judged.

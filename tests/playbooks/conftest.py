@@ -1,15 +1,18 @@
 """Session fixtures of the playbook tests: the hardening lab, brought up and converged once, shared by
-test_harden.py (check mode, idempotence, lockout safety) and test_drift.py (drift found and repaired)."""
+test_harden.py (check mode, idempotence, lockout safety), test_drift.py (drift found and repaired) and
+test_logging_path.py (the log path). The converge is the site's: harden.yml, then the country's keys and
+logging.yml (the spec names a log collector, so its controls are among those every host must pass)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 
 import pytest
-from hardenlab import CC, HOSTS, TOOLS, Lab, fingerprint
+from hardenlab import CC, HOSTS, LOG_CONFIG, PINS, TOOLS, Lab, fingerprint
 from labcopy import private_fleet
 
 
@@ -53,10 +56,27 @@ def harden_converged(harden_lab: Lab) -> dict[str, object]:
         f"\nharden.yml on {len(HOSTS)} hosts: first converge {t1 - t0:.1f} s, re-run {t2 - t1:.1f} s "
         f"(ratio {(t2 - t1) / (t1 - t0):.2f})"
     )
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in PINS.items():
+            mp.setenv(name, value)
+        mp.delenv("SOFTHSM2_CONF", raising=False)
+        lab.sitekit("keys", "init", CC)
+        command = f"logging_sitekit_command='{sys.executable} -m sitekit.cli --sites {lab.sites}'"
+        log_check = lab.playbook("--check", "-e", command, playbook="logging.yml")
+        log_untouched = lab.ssh(HOSTS[0], f"test -e {LOG_CONFIG}; echo $?").stdout.strip()
+        t3 = time.monotonic()
+        log_first = lab.playbook("-e", command, playbook="logging.yml")
+        t4 = time.monotonic()
+        log_second = lab.playbook("-e", command, playbook="logging.yml")
+        print(f"logging.yml: first converge {t4 - t3:.1f} s, re-run {time.monotonic() - t4:.1f} s")
     return {
         "before": before,
         "after_check": after_check,
         "check": check.stdout,
         "first": first.stdout,
         "second": second.stdout,
+        "log_check": log_check.stdout,
+        "log_untouched": log_untouched,
+        "log_first": log_first.stdout,
+        "log_second": log_second.stdout,
     }

@@ -17,6 +17,9 @@ CC = "zh"
 HOSTS = (f"{CC}-cp-1", f"{CC}-gpu-1", f"{CC}-gpu-2")
 OPERATOR_NET = "10.98.250.0/24"
 TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh")
+# The lab country's SoftHSM2 token (pkcs11 backend, as ee): the log path's certificates come from its keys.
+PINS = {"SITEKIT_PKCS11_PIN": "lab-pin-2468", "SITEKIT_PKCS11_SO_PIN": "lab-so-pin-1357"}
+LOG_CONFIG = "/etc/rsyslog.d/60-sitekit-logging.conf"  # the logging role's logging_rsyslog_conf default
 
 # Files whose content check mode must leave alone (and that the roles do manage).
 WATCHED = (

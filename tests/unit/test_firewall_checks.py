@@ -42,12 +42,19 @@ VALUES: dict[str, Any] = {
     "firewall_cluster_udp_ports": ["8472"],
     "firewall_cluster_node": True,
     "firewall_egress": [],
+    "firewall_log_collector_here": False,
+    "firewall_log_sources": ["10.20.0.21", "10.20.0.22"],
+    "firewall_log_port": 6514,
+    "firewall_log_collector": {"name": "ee-cp-1", "address": "10.20.0.11", "port": 6514},
 }
 
 
 class Expect:
+    def __init__(self, **over: Any) -> None:
+        self.values = {**VALUES, **over}
+
     def get(self, name: str) -> Any:
-        return VALUES[name]
+        return self.values[name]
 
 
 class Probe:
@@ -149,3 +156,27 @@ def test_policy_accept_fails_and_the_row_keeps_observed_and_expected() -> None:
     with pytest.raises(AssertionError, match="no input base chain has policy drop"):
         FW.test_sk_fw_004(Probe(_ruleset(policy="accept")), Expect(), lambda o, e=None: seen.append((o, e)), None)
     assert seen and seen[0][0] is not None and seen[0][1] is not None  # recorded before the verdict
+
+
+LOG_RULE = _rule(
+    "input",
+    _match("ip", "saddr", {"set": ["10.20.0.21", "10.20.0.22"]}),
+    _match("tcp", "dport", 6514),
+)
+
+
+def test_the_log_port_is_explained_on_the_collector_only() -> None:
+    items = _ruleset(extra=[LOG_RULE])
+    FW.test_sk_fw_002(Probe(items), Expect(firewall_log_collector_here=True), lambda o, e=None: None, None)
+    with pytest.raises(AssertionError, match="beyond what the spec allows") as err:
+        _run(FW.test_sk_fw_002, items)  # a host that is not the collector: 6514 is one port too many
+    assert "6514" in str(err.value)
+
+
+def test_the_log_port_open_to_a_host_outside_the_country_fails_on_the_collector() -> None:
+    wide = _rule("input", _match("ip", "saddr", _prefix("10.20.0.0/24")), _match("tcp", "dport", 6514))
+    with pytest.raises(AssertionError, match="beyond what the spec allows") as err:
+        FW.test_sk_fw_002(
+            Probe(_ruleset(extra=[wide])), Expect(firewall_log_collector_here=True), lambda o, e=None: None, None
+        )
+    assert "10.20.0.0/24" in str(err.value)

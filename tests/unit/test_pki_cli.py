@@ -73,7 +73,7 @@ def test_full_cli_run(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch
     assert run("public", "cl") == 0
     public = json.loads(out())
     assert public["ssh_user_ca"][0].startswith("ssh-ed25519 ")
-    assert public["trust_bundle"].count("BEGIN CERTIFICATE") == 6  # root + 4 intermediates + rotated ingress
+    assert public["trust_bundle"].count("BEGIN CERTIFICATE") == 7  # root + 5 intermediates + rotated ingress
 
     host_pub = public["ssh_user_ca"][0]  # any OpenSSH public key will do as a host key here
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"pubkey": host_pub, "cert": ""})))

@@ -53,7 +53,7 @@ def test_root_is_name_constrained_to_the_country(hierarchy: Hierarchy, site: Sit
     assert basic.critical and basic.value.ca and basic.value.path_length == 1
 
 
-@pytest.mark.parametrize("purpose", ["ingress", "kubernetes", "etcd", "front-proxy"])
+@pytest.mark.parametrize("purpose", ["ingress", "kubernetes", "etcd", "front-proxy", "logging"])
 def test_leaf_chain_verifies(hierarchy: Hierarchy, purpose: str) -> None:
     name = f"svc.{hierarchy.site.identity.domains[0]}"
     issued = hierarchy.issue(purpose, [name, "10.40.0.11"])
