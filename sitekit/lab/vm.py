@@ -140,6 +140,10 @@ def build_disk(
         write_atomic(merged / "etc/fstab", fstab())
         for index, (mountpoint, size) in enumerate(SEPARATE_FILESYSTEMS):
             image = folder / f"fs{index}.raw"
+            point = merged / mountpoint.lstrip("/")
+            if not point.is_dir():  # /var/log/audit comes with auditd, which the audit role installs
+                point.mkdir(parents=True)
+                point.chmod(0o700 if mountpoint.endswith("/audit") else 0o755)
             _make_fs(merged / mountpoint.lstrip("/"), image, size, label=_label(mountpoint))
             # The parent's image must hold only the mount point: hide the tree under an empty folder.
             empty = folder / "empty" / str(index)

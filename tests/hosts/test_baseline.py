@@ -108,7 +108,9 @@ def test_sk_fs_006(probe: Any, expect: Any, observe: Any, control: Any) -> None:
             problems.append(f"{target} mounted without {', '.join(missing)} ({m['options']})")
         if target in fstab:
             # Later options win: `nodev,dev` mounts with dev at the next boot.
-            effective = {o.removeprefix("no"): o for o in fstab[target] if o.removeprefix("no") in {"dev", "suid", "exec"}}
+            effective = {
+                o.removeprefix("no"): o for o in fstab[target] if o.removeprefix("no") in {"dev", "suid", "exec"}
+            }
             lost = [o for o in as_list(options) if effective.get(o.removeprefix("no")) != o]
             if lost:
                 problems.append(f"/etc/fstab mounts {target} without {', '.join(lost)} ({','.join(fstab[target])})")
