@@ -36,6 +36,23 @@ costs no space until the keys role formats it."""
 MEMORY_MB = 1024
 KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 audit=1 net.ifnames=0 panic=-1"
 """`audit=1` so auditing is on from boot; `net.ifnames=0` keeps the NIC called eth0 as in containers."""
+SEPARATE_FILESYSTEMS: tuple[tuple[str, str], ...] = (
+    ("/var/log/audit", "256M"),
+    ("/var/log", "512M"),
+    ("/var/tmp", "256M"),
+    ("/var", "3G"),
+    ("/home", "256M"),
+    ("/srv", "64M"),
+    ("/opt", "64M"),
+    ("/boot", "256M"),
+    ("/usr", "4G"),
+)
+"""The separate filesystems a hardened server is installed with (ANSSI-BP-028 R28, CIS 1.1.x): each its own
+ext4 disk after the data disk (vdc, vdd, ... in this order), mounted from /etc/fstab with `defaults`, as a
+provisioning tool leaves them; hardening their mount options is the baseline role's work (SK-FS-006).
+Deepest first: each image is made before its parent's, which then holds only the empty mount point. The
+guest's initramfs mounts /usr before switching root (initramfs-tools reads the root's fstab). Images
+are sparse: they cost only what they hold."""
 
 
 def kernel_files(root: Path) -> tuple[Path, Path]:
@@ -120,16 +137,55 @@ def build_disk(
     try:
         keys = container.write_host_files(merged, layout, host, pub, keyring, vm=True)
         write_atomic(merged / "etc/systemd/network/10-sitekit-lab.network", _network_config(layout, host))
-        disk = folder / "disk.raw"
-        disk.unlink(missing_ok=True)
-        run(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", merged, disk, DISK_SIZE], timeout=600)
+        write_atomic(merged / "etc/fstab", fstab())
+        for index, (mountpoint, size) in enumerate(SEPARATE_FILESYSTEMS):
+            image = folder / f"fs{index}.raw"
+            point = merged / mountpoint.lstrip("/")
+            if not point.is_dir():  # /var/log/audit comes with auditd, which the audit role installs
+                point.mkdir(parents=True)
+                point.chmod(0o700 if mountpoint.endswith("/audit") else 0o755)
+            _make_fs(merged / mountpoint.lstrip("/"), image, size, label=_label(mountpoint))
+            # The parent's image must hold only the mount point: hide the tree under an empty folder.
+            empty = folder / "empty" / str(index)
+            empty.mkdir(parents=True, exist_ok=True)
+            run(["mount", "--bind", empty, merged / mountpoint.lstrip("/")])
+        _make_fs(merged, folder / "disk.raw", DISK_SIZE, label="root")
     finally:
-        run(["umount", merged], check=False)
+        run(["umount", "-R", merged], check=False)
     data = folder / "data.raw"
     data.unlink(missing_ok=True)
     with data.open("wb") as handle:
         handle.truncate(DATA_DISK_SIZE)
     return keys
+
+
+def _label(mountpoint: str) -> str:
+    """An ext4 label for a mount point (at most 16 bytes): /var/log/audit -> var-log-audit."""
+    return mountpoint.strip("/").replace("/", "-")[:16]
+
+
+def fstab() -> str:
+    """The VM's /etc/fstab: the root, then each separate filesystem on its disk (vdc onwards), `defaults`."""
+    lines = [
+        "# Written by `sitekit lab up`: the lab VM's disks, as a provisioning tool leaves them.",
+        "/dev/vda / ext4 rw,errors=remount-ro 0 1",
+    ]
+    for index, (mountpoint, _) in enumerate(SEPARATE_FILESYSTEMS):
+        lines.append(f"/dev/vd{chr(ord('c') + index)} {mountpoint} ext4 defaults 0 2")
+    return "\n".join(lines) + "\n"
+
+
+def _make_fs(source: Path, image: Path, size: str, label: str) -> None:
+    """An ext4 image holding `source`'s tree, its root folder with `source`'s own mode and owner (mke2fs
+    gives the root of a populated filesystem 0755 root:root, which would make /var/tmp unwritable)."""
+    image.unlink(missing_ok=True)
+    run(["mke2fs", "-q", "-t", "ext4", "-L", label, "-d", source, image, size], timeout=600)
+    st = source.stat()
+    commands = f"sif / mode 0{st.st_mode:o}\nsif / uid {st.st_uid}\nsif / gid {st.st_gid}\n"
+    script = image.with_suffix(".debugfs")
+    script.write_text(commands)
+    run(["debugfs", "-w", "-f", script, image], timeout=60)
+    script.unlink()
 
 
 def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, kvm: bool) -> list[ProcRef]:
@@ -191,6 +247,7 @@ def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, k
         f"file={folder / 'data.raw'},if=none,id=data,format=raw,cache=unsafe",
         "-device",
         f"virtio-blk-pci,drive=data,serial={DATA_DISK_SERIAL}",
+        *_filesystem_drives(folder),
         "-netdev",
         f"tap,id=n0,ifname={tap},script=no,downscript=no",
         "-device",
@@ -211,11 +268,24 @@ def start(layout: Layout, index: int, host: LabHost, root: Path, folder: Path, k
     return [ref, *refs]
 
 
+def _filesystem_drives(folder: Path) -> list[str]:
+    """QEMU arguments for the separate filesystems' disks, after the data disk (so they are vdc onwards)."""
+    args: list[str] = []
+    for index in range(len(SEPARATE_FILESYSTEMS)):
+        args += [
+            "-drive",
+            f"file={folder / f'fs{index}.raw'},if=none,id=fs{index},format=raw,cache=unsafe",
+            "-device",
+            f"virtio-blk-pci,drive=fs{index},serial=sitekit-fs{index}",  # virtio serials: 20 bytes at most
+        ]
+    return args
+
+
 def start_all(
     state: LabState, layout: Layout, root: Path, lab: Path, key: Path, keyring: bytes
 ) -> tuple[dict[str, list[str]], dict[str, float]]:
     """Build every VM's disk and boot them all; return each host's SSH host keys and boot start time."""
-    require_tools("qemu-system-x86_64", "swtpm", "mke2fs")
+    require_tools("qemu-system-x86_64", "swtpm", "mke2fs", "debugfs")
     kernel, _ = kernel_files(root)
     kvm = kvm_usable(kernel)
     print(f"  VM acceleration: {'KVM' if kvm else 'software emulation (TCG)'}", file=sys.stderr)

@@ -80,6 +80,44 @@ def test_sk_fs_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     _mount(probe, expect, observe, "/dev/shm")
 
 
+def _fstab_options(fstab: str) -> dict[str, list[str]]:
+    """Mount point -> its options, for each line of an /etc/fstab."""
+    found: dict[str, list[str]] = {}
+    for line in fstab.splitlines():
+        fields = line.split()
+        if len(fields) > 1 and not fields[0].startswith("#"):
+            found[fields[1]] = fields[3].split(",") if len(fields) > 3 else ["defaults"]
+    return found
+
+
+def test_sk_fs_006(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    wanted = expect.get("baseline_partition_options")
+    assert isinstance(wanted, dict), f"baseline_partition_options is not a mapping: {wanted!r}"
+    required = as_list(expect.get("baseline_partitions_required"))
+    fstab = _fstab_options(probe.cat("/etc/fstab") or "")
+    seen: dict[str, str] = {}
+    problems = [f"{target} is not a separate filesystem" for target in required if probe.mount(target) is None]
+    for target, options in wanted.items():
+        m = probe.mount(target)
+        if m is None:
+            continue
+        seen[target] = m["options"]
+        live = set(m["options"].split(","))
+        missing = [o for o in as_list(options) if o not in live]
+        if missing:
+            problems.append(f"{target} mounted without {', '.join(missing)} ({m['options']})")
+        if target in fstab:
+            # Later options win: `nodev,dev` mounts with dev at the next boot.
+            effective = {
+                o.removeprefix("no"): o for o in fstab[target] if o.removeprefix("no") in {"dev", "suid", "exec"}
+            }
+            lost = [o for o in as_list(options) if effective.get(o.removeprefix("no")) != o]
+            if lost:
+                problems.append(f"/etc/fstab mounts {target} without {', '.join(lost)} ({','.join(fstab[target])})")
+    observe(seen, {"options": wanted, "separate": required})
+    assert not problems, "; ".join(problems)
+
+
 def test_sk_fs_004(probe: Any, observe: Any, control: Any) -> None:
     want = {
         "/etc/passwd": (0o644, "root", "root"),

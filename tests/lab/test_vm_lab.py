@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from labkit import REPO, lab_ready, machine_snapshot, settled_snapshot, sitekit
 
+from sitekit.lab.vm import SEPARATE_FILESYSTEMS
+
 pytestmark = [pytest.mark.lab, pytest.mark.vm, pytest.mark.slow]
 
 
@@ -51,6 +53,14 @@ def test_vm_boots_with_audit_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert "enabled 1" in status.stdout
         facts = run("-m", "shell", "-a", "cat /proc/cmdline; ls /dev/tpm0; sudo sysctl -n kernel.kptr_restrict")
         assert "audit=1" in facts.stdout and "/dev/tpm0" in facts.stdout, facts.stdout
+        # Each separate filesystem of the lab VM is its own disk, mounted (the initramfs mounts /usr).
+        mounts = run("-m", "command", "-a", "findmnt -rn -o TARGET,SOURCE,FSTYPE")
+        assert mounts.returncode == 0, mounts.stdout + mounts.stderr
+        seen = {line.split()[0]: line.split()[1:] for line in mounts.stdout.splitlines()[1:] if line.strip()}
+        for index, (mountpoint, _) in enumerate(SEPARATE_FILESYSTEMS):
+            assert seen.get(mountpoint) == [f"/dev/vd{chr(ord('c') + index)}", "ext4"], (mountpoint, mounts.stdout)
+        tmp = run("-m", "command", "-a", "stat -c %a /var/tmp")
+        assert tmp.stdout.split()[-1] == "1777", tmp.stdout
     finally:
         sitekit("lab", "down", "ee", check=False)
     assert settled_snapshot(state, before) == before

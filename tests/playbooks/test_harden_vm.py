@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -157,10 +158,17 @@ def test_vm_tier_controls_pass(
         assert control in passed, rows[control]
 
 
-# Kernel-wide drift a container cannot carry: (what, root shell inside the VM, the control verify must fail).
+# Drift a container cannot carry (its kernel, its own filesystems): (what, root shell inside the VM, the
+# control verify must fail).
 KERNEL_DRIFTS = [
     ("a blocked protocol module loaded past the blocklist", "modprobe --ignore-install dccp", "SK-MOD-002"),
     ("a global runtime sysctl", "sysctl -qw kernel.kptr_restrict=0", "SK-SYS-008"),
+    ("a separate filesystem remounted with exec", "mount -o remount,exec /var/log", "SK-FS-006"),
+    (
+        "an fstab line whose last option undoes a hardened one",
+        r"sed -i -E 's#^(\S+\s+/home\s+\S+\s+)(\S+)#\1\2,suid#' /etc/fstab",
+        "SK-FS-006",
+    ),
 ]
 
 
@@ -173,7 +181,7 @@ def test_vm_kernel_drift_is_found_and_one_converge_repairs_only_it(
     must report ok. The loaded audit rules cannot drift at all: they are immutable until a reboot.
     """
     for what, command, _ in KERNEL_DRIFTS:
-        inj = vm_lab.ssh(f"sudo sh -c '{command}'")
+        inj = vm_lab.ssh("sudo sh -c " + shlex.quote(command))
         assert inj.returncode == 0, f"injecting {what}: {inj.stderr}"
     assert "dccp" in vm_lab.ssh("cut -d' ' -f1 /proc/modules").stdout.split()
     deleting = vm_lab.ssh("sudo auditctl -D")
@@ -192,12 +200,16 @@ def test_vm_kernel_drift_is_found_and_one_converge_repairs_only_it(
     assert len(changed) == play_recap(again.stdout)[HOST]["changed"], changed
     assert any("Unload blocked modules" in t for t in changed), changed
     assert any("running values differ" in t for t in changed), changed
-    assert len(changed) <= len(KERNEL_DRIFTS) + 1, f"the re-run changed more than the drift: {changed}"
+    assert any("Hardened options on the lines of /etc/fstab" in t for t in changed), changed
+    assert any("Remount the separate filesystems" in t for t in changed), changed
+    # One task per drift, plus systemd's reload after the fstab repair and at most one more.
+    assert len(changed) <= len(KERNEL_DRIFTS) + 2, f"the re-run changed more than the drift: {changed}"
     assert "dccp" not in vm_lab.ssh("cut -d' ' -f1 /proc/modules").stdout.split()
+    assert "noexec" in vm_lab.ssh("findmnt -n -o OPTIONS /var/log").stdout.split(",")
     out = tmp_path / "repaired"
     repaired = vm_lab.sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
     assert repaired.returncode == 0, repaired.stdout[-3000:]
-    quiet = vm_lab.playbook("harden.yml", "--tags", "baseline_modules,baseline_sysctl")
+    quiet = vm_lab.playbook("harden.yml", "--tags", "baseline_modules,baseline_sysctl,baseline_mounts")
     assert play_recap(quiet.stdout)[HOST]["changed"] == 0, quiet.stdout[-4000:]
 
 
