@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sitekit.report.nft import Ruleset, new_connection_paths, within_any
+from sitekit.hostchecks.nft import Ruleset, new_connection_paths, within_any
 
 
 def _active(expect: Any) -> None:
