@@ -31,6 +31,14 @@ WATCHED = (
 )
 
 
+def lab_env(**extra: str) -> dict[str, str]:
+    """The environment of a command on the shared lab: the lab token's PINs (every module that uses the
+    country's keys uses the same token, so the same PINs), and no SOFTHSM2_CONF an in-process test may
+    have left in os.environ (the token lives in the lab's own state folder)."""
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+    return {**env, **PINS, **extra}
+
+
 class Lab:
     """One private lab: its state folder, fleet copy and ways in."""
 
@@ -46,7 +54,7 @@ class Lab:
             capture_output=True,
             text=True,
             timeout=1800,
-            env=os.environ.copy(),
+            env=lab_env(),
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"sitekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -62,14 +70,13 @@ class Lab:
             str(REPO / "playbooks" / playbook),
             *extra,
         ]
-        env = {
-            **os.environ,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_TIMEOUT": "30",
+        env = lab_env(
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_TIMEOUT="30",
             # Private ControlPath dir: other labs reuse the same user names and the controller's
             # multiplexed connections must never be shared across labs.
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.state / "ansible-cp"),
-        }
+            ANSIBLE_SSH_CONTROL_PATH_DIR=str(self.state / "ansible-cp"),
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, cwd=REPO)
         if expect_ok:
             assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

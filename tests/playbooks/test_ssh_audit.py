@@ -82,14 +82,10 @@ def _address(lab: Lab, host: str) -> str:
 def keyed(harden_lab: Lab, harden_converged: dict[str, object]) -> Iterator[Lab]:
     """The hardened lab with the country's keys on its hosts (host certificates from the SSH host CA)."""
     lab = harden_lab
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SITEKIT_PKCS11_PIN", "lab-pin-5319")
-        mp.setenv("SITEKIT_PKCS11_SO_PIN", "lab-so-pin-7531")
-        mp.delenv("SOFTHSM2_CONF", raising=False)
-        lab.sitekit("keys", "init", CC)
-        command = f"{sys.executable} -m sitekit.cli --sites {lab.sites} --root {lab.state}"
-        lab.playbook("--tags", "keys_ssh", "-e", f"keys_sitekit_command='{command}'", playbook="keys.yml")
-        yield lab
+    lab.sitekit("keys", "init", CC)  # the lab's token and PINs (hardenlab.lab_env), as the other modules
+    command = f"{sys.executable} -m sitekit.cli --sites {lab.sites} --root {lab.state}"
+    lab.playbook("--tags", "keys_ssh", "-e", f"keys_sitekit_command='{command}'", playbook="keys.yml")
+    yield lab
 
 
 def _audit(lab: Lab, host: str) -> tuple[int, dict[str, Any]]:

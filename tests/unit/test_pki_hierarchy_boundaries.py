@@ -489,7 +489,7 @@ def test_trust_bundle_is_the_root_and_every_purpose(h: Hierarchy) -> None:
     h.rotate_intermediate("front-proxy")
     bundle = h.trust_bundle()
     expected = pem(h.root_cert()) + b"".join(
-        pem(h.cert(n)) for n in ("kubernetes-1", "etcd-1", "front-proxy-2", "front-proxy-1", "ingress-1")
+        pem(h.cert(n)) for n in ("kubernetes-1", "etcd-1", "front-proxy-2", "front-proxy-1", "ingress-1", "logging-1")
     )
     assert bundle == expected
     assert h.ca_bundle("front-proxy") == pem(h.cert("front-proxy-2")) + pem(h.cert("front-proxy-1"))
@@ -499,7 +499,7 @@ def test_active_intermediate_errors(site: Site, h: Hierarchy, state: Path) -> No
     assert h.active_intermediate("etcd") == "etcd-1"
     with pytest.raises(UserError) as err:
         h.active_intermediate("vault")
-    assert str(err.value) == "unknown intermediate 'vault' (one of kubernetes, etcd, front-proxy, ingress)"
+    assert str(err.value) == "unknown intermediate 'vault' (one of kubernetes, etcd, front-proxy, ingress, logging)"
     del h.meta["intermediates"]["etcd"]
     with pytest.raises(UserError) as err:
         h.active_intermediate("etcd")
@@ -539,6 +539,7 @@ def test_init_records_exactly_what_it_made(site: Site, state: Path) -> None:
         "etcd intermediate",
         "front-proxy intermediate",
         "ingress intermediate",
+        "logging intermediate",
         "ssh-user-ca",
         "ssh-host-ca",
         "model signing key",
