@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from hardenlab import CC, HOSTS, LOG_CONFIG, PINS, TOOLS, Lab, fingerprint
+from hardenlab import CC, HOSTS, LOG_CONFIG, OCTET, PINS, TOOLS, Lab, fingerprint
 from labcopy import private_fleet
 
 
@@ -24,7 +24,7 @@ def harden_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if missing:
         pytest.skip(f"missing tools: {', '.join(missing)}")
     state = tmp_path_factory.mktemp("harden-lab-state")
-    sites = private_fleet(state / "sites", CC, 98)
+    sites = private_fleet(state / "sites", CC, OCTET)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SITEKIT_STATE", str(state))
         lab = Lab(state, sites)

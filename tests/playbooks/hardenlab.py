@@ -13,9 +13,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CC = "zh"
+# SITEKIT_HARDEN_LAB="<cc>:<second octet>" moves the shared lab to another private copy (two checkouts
+# running the lab tests on one machine each need their own, as lab network namespaces are named by country).
+CC, _OCTET = os.environ.get("SITEKIT_HARDEN_LAB", "zh:98").split(":")
+OCTET = int(_OCTET)
 HOSTS = (f"{CC}-cp-1", f"{CC}-gpu-1", f"{CC}-gpu-2")
-OPERATOR_NET = "10.98.250.0/24"
+OPERATOR_NET = f"10.{OCTET}.250.0/24"
+OPERATOR_ADDR = f"10.{OCTET}.250.10"  # an address inside it, for sshd -T -C
 TOOLS = ("systemd-nspawn", "mmdebstrap", "nsenter", "nc", "ssh")
 # The lab country's SoftHSM2 token (pkcs11 backend, as ee): the log path's certificates come from its keys.
 PINS = {"SITEKIT_PKCS11_PIN": "lab-pin-2468", "SITEKIT_PKCS11_SO_PIN": "lab-so-pin-1357"}

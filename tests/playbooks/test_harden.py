@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hardenlab import CC, HOSTS, OPERATOR_NET, REPO, Lab
+from hardenlab import CC, HOSTS, OPERATOR_ADDR, OPERATOR_NET, REPO, Lab
 from labcopy import play_recap
 
 from sitekit.controls import load_controls
@@ -64,12 +64,12 @@ def test_converges_then_second_run_changes_nothing(converged: dict[str, object])
 
 
 def test_hardened_state_is_effective(lab: Lab, converged: dict[str, object]) -> None:
-    sshd = lab.ssh(HOSTS[0], "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10")
+    sshd = lab.ssh(HOSTS[0], f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}")
     assert sshd.returncode == 0, sshd.stderr
     assert "passwordauthentication no" in sshd.stdout and "permitrootlogin no" in sshd.stdout
     assert "allowgroups sk-operators" in sshd.stdout
     ruleset = lab.ssh(HOSTS[0], "sudo nft list table inet sitekit").stdout
-    assert "policy drop" in ruleset and "10.98.250.0/24" in ruleset
+    assert "policy drop" in ruleset and OPERATOR_NET in ruleset
     assert "noexec" in lab.ssh(HOSTS[0], "findmnt -no OPTIONS /tmp").stdout
     assert lab.ssh(HOSTS[1], "cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"  # SK-SYS-003
 
@@ -94,27 +94,27 @@ def test_verify_passes_every_applicable_control(lab: Lab, converged: dict[str, o
 
 def test_sshd_option_that_locks_out_is_refused_before_install(lab: Lab, converged: dict[str, object]) -> None:
     host = HOSTS[0]
-    before = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    before = lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     run = lab.playbook(
         "-l", host, "--tags", "ssh", "-e", '{"ssh_extra_options": {"AllowUsers": "nobody"}}', expect_ok=False
     )
     assert run.returncode != 0
     assert "would lock the operator out" in run.stdout, run.stdout[-3000:]
     _assert_fresh_login(lab, host)
-    after = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    after = lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     assert after == before
 
 
 def test_sshd_change_that_cuts_new_logins_is_rolled_back(lab: Lab, converged: dict[str, object]) -> None:
     host = HOSTS[0]
-    before = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    before = lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     run = lab.playbook(
         "-l", host, "--tags", "ssh", "-e", '{"ssh_extra_options": {"ListenAddress": "127.0.0.1"}}', expect_ok=False
     )
     assert run.returncode != 0
     assert "was rolled back" in run.stdout, run.stdout[-3000:]
     _assert_fresh_login(lab, host)
-    after = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    after = lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     assert after == before
     assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/ssh && echo pending").stdout.strip() == ""
 
@@ -155,10 +155,10 @@ def test_interrupted_converge_converges_on_rerun(lab: Lab, converged: dict[str, 
         "&& systemctl reload ssh.service'"
     )
     assert lab.ssh(host, interrupted).returncode == 0
-    assert "maxauthtries 6" in lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    assert "maxauthtries 6" in lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     rerun = lab.playbook("-l", host)
     assert play_recap(rerun.stdout)[host]["failed"] == 0
-    effective = lab.ssh(host, "sudo sshd -T -C user=ansible,host=x,addr=10.98.250.10").stdout
+    effective = lab.ssh(host, f"sudo sshd -T -C user=ansible,host=x,addr={OPERATOR_ADDR}").stdout
     assert "maxauthtries 3" in effective
     assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/ssh && echo pending").stdout.strip() == ""
     again = lab.playbook("-l", host)
