@@ -164,6 +164,12 @@ def _label(mountpoint: str) -> str:
     return mountpoint.strip("/").replace("/", "-")[:16]
 
 
+def device_of(index: int) -> str:
+    """The guest's device of the separate filesystem `SEPARATE_FILESYSTEMS[index]`: /dev/vdc onwards, since
+    vda is the root disk and vdb the data disk (`_filesystem_drives` attaches them in that order)."""
+    return f"/dev/vd{chr(ord('c') + index)}"
+
+
 def fstab() -> str:
     """The VM's /etc/fstab: the root, then each separate filesystem on its disk (vdc onwards), `defaults`."""
     lines = [
@@ -171,7 +177,7 @@ def fstab() -> str:
         "/dev/vda / ext4 rw,errors=remount-ro 0 1",
     ]
     for index, (mountpoint, _) in enumerate(SEPARATE_FILESYSTEMS):
-        lines.append(f"/dev/vd{chr(ord('c') + index)} {mountpoint} ext4 defaults 0 2")
+        lines.append(f"{device_of(index)} {mountpoint} ext4 defaults 0 2")
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from labkit import REPO, lab_ready, machine_snapshot, settled_snapshot, sitekit
 
-from sitekit.lab.vm import SEPARATE_FILESYSTEMS
+from sitekit.lab.vm import SEPARATE_FILESYSTEMS, device_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.vm, pytest.mark.slow]
 
@@ -58,7 +58,7 @@ def test_vm_boots_with_audit_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert mounts.returncode == 0, mounts.stdout + mounts.stderr
         seen = {line.split()[0]: line.split()[1:] for line in mounts.stdout.splitlines()[1:] if line.strip()}
         for index, (mountpoint, _) in enumerate(SEPARATE_FILESYSTEMS):
-            assert seen.get(mountpoint) == [f"/dev/vd{chr(ord('c') + index)}", "ext4"], (mountpoint, mounts.stdout)
+            assert seen.get(mountpoint) == [device_of(index), "ext4"], (mountpoint, mounts.stdout)
         tmp = run("-m", "command", "-a", "stat -c %a /var/tmp")
         assert tmp.stdout.split()[-1] == "1777", tmp.stdout
     finally:
