@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from hardenlab import CC, HOSTS, LOG_CONFIG, OCTET, PINS, TOOLS, Lab, fingerprint
+from hardenlab import CC, HOSTS, LOG_CONFIG, OCTET, TOOLS, Lab, fingerprint
 from labcopy import private_fleet
 
 
@@ -56,19 +56,16 @@ def harden_converged(harden_lab: Lab) -> dict[str, object]:
         f"\nharden.yml on {len(HOSTS)} hosts: first converge {t1 - t0:.1f} s, re-run {t2 - t1:.1f} s "
         f"(ratio {(t2 - t1) / (t1 - t0):.2f})"
     )
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in PINS.items():
-            mp.setenv(name, value)
-        mp.delenv("SOFTHSM2_CONF", raising=False)
-        lab.sitekit("keys", "init", CC)
-        command = f"logging_sitekit_command='{sys.executable} -m sitekit.cli --sites {lab.sites}'"
-        log_check = lab.playbook("--check", "-e", command, playbook="logging.yml")
-        log_untouched = lab.ssh(HOSTS[0], f"test -e {LOG_CONFIG}; echo $?").stdout.strip()
-        t3 = time.monotonic()
-        log_first = lab.playbook("-e", command, playbook="logging.yml")
-        t4 = time.monotonic()
-        log_second = lab.playbook("-e", command, playbook="logging.yml")
-        print(f"logging.yml: first converge {t4 - t3:.1f} s, re-run {time.monotonic() - t4:.1f} s")
+    # Lab.sitekit and Lab.playbook run with hardenlab.lab_env(): the lab token's PINs, no SOFTHSM2_CONF.
+    lab.sitekit("keys", "init", CC)
+    command = f"logging_sitekit_command='{sys.executable} -m sitekit.cli --sites {lab.sites}'"
+    log_check = lab.playbook("--check", "-e", command, playbook="logging.yml")
+    log_untouched = lab.ssh(HOSTS[0], f"test -e {LOG_CONFIG}; echo $?").stdout.strip()
+    t3 = time.monotonic()
+    log_first = lab.playbook("-e", command, playbook="logging.yml")
+    t4 = time.monotonic()
+    log_second = lab.playbook("-e", command, playbook="logging.yml")
+    print(f"logging.yml: first converge {t4 - t3:.1f} s, re-run {time.monotonic() - t4:.1f} s")
     return {
         "before": before,
         "after_check": after_check,

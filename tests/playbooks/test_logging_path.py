@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hardenlab import CC, HOSTS, PINS, Lab
+from hardenlab import CC, HOSTS, Lab
 from labcopy import play_recap, private_fleet
 
 from sitekit.pki.hierarchy import Hierarchy
@@ -184,9 +184,7 @@ def test_clients_without_the_countrys_logging_certificate_are_refused(
     assert isinstance(lab, Lab)
     other = next(h for h in load_fleet(lab.sites).site(CC).hosts if h.name == OTHER)
     dns = f"{OTHER}.{CC}.sovereign.example"
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in PINS.items():
-            mp.setenv(name, value)
+    with pytest.MonkeyPatch.context() as mp:  # lab.sitekit brings the lab token's PINs (hardenlab.lab_env)
         mp.setenv("SITEKIT_KEY_PASSPHRASE", "foreign-country-test-passphrase")  # ZQ's file backend
         foreign = _foreign_certificate(tmp_path)
         kubernetes = _own_kubernetes_client_certificate(lab, dns, str(other.address))
