@@ -3,33 +3,17 @@ and an extra accepted port, source or protocol (in any table) fails SK-FW-002 na
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import hostcheck_fakes as fakes
 import pytest
+from hostcheck_fakes import Probe, accept_rule, base_chain, host_check_module, match, prefix
 
-HOSTS = Path(__file__).resolve().parents[1] / "hosts"
 OPERATORS = "10.20.250.0/24"
 NODE = "10.20.0.0/24"
 POD = "10.20.64.0/18"
 
-
-def _module() -> ModuleType:
-    sys.path.insert(0, str(HOSTS))
-    try:
-        spec = importlib.util.spec_from_file_location("sk_test_firewall", HOSTS / "test_firewall.py")
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(HOSTS))
-
-
-FW = _module()
+FW = host_check_module("sk_test_firewall", "test_firewall.py")
 
 
 VALUES: dict[str, Any] = {
@@ -49,33 +33,9 @@ VALUES: dict[str, Any] = {
 }
 
 
-class Expect:
+class Expect(fakes.Expect):
     def __init__(self, **over: Any) -> None:
-        self.values = {**VALUES, **over}
-
-    def get(self, name: str) -> Any:
-        return self.values[name]
-
-
-class Probe:
-    def __init__(self, items: list[dict[str, Any]]) -> None:
-        self.items = items
-
-    def nft(self) -> list[dict[str, Any]]:
-        return self.items
-
-
-def _match(proto: str, field: str, right: Any) -> dict[str, Any]:
-    return {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": field}}, "right": right}}
-
-
-def _prefix(net: str) -> dict[str, Any]:
-    addr, length = net.split("/")
-    return {"prefix": {"addr": addr, "len": int(length)}}
-
-
-def _rule(chain: str, *expr: dict[str, Any], table: str = "sitekit", family: str = "inet") -> dict[str, Any]:
-    return {"rule": {"family": family, "table": table, "chain": chain, "expr": [*expr, {"accept": None}]}}
+        super().__init__({**VALUES, **over})
 
 
 def _ruleset(policy: str = "drop", extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -83,24 +43,14 @@ def _ruleset(policy: str = "drop", extra: list[dict[str, Any]] | None = None) ->
     lo = {"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}
     return [
         {"table": {"family": "inet", "name": "sitekit"}},
-        {
-            "chain": {
-                "family": "inet",
-                "table": "sitekit",
-                "name": "input",
-                "type": "filter",
-                "hook": "input",
-                "prio": 0,
-                "policy": policy,
-            }
-        },
-        _rule("input", ct),
-        _rule("input", lo),
-        _rule("input", _match("icmp", "type", {"set": ["destination-unreachable", "time-exceeded"]})),
-        _rule("input", _match("icmp", "type", "echo-request")),
-        _rule("input", _match("ip", "saddr", _prefix(OPERATORS)), _match("tcp", "dport", 22)),
-        _rule("input", _match("ip", "saddr", {"set": [_prefix(NODE), _prefix(POD)]}), _match("tcp", "dport", 10250)),
-        _rule("input", _match("ip", "saddr", {"set": [_prefix(NODE), _prefix(POD)]}), _match("udp", "dport", 8472)),
+        base_chain("input", policy),
+        accept_rule("input", ct),
+        accept_rule("input", lo),
+        accept_rule("input", match("icmp", "type", {"set": ["destination-unreachable", "time-exceeded"]})),
+        accept_rule("input", match("icmp", "type", "echo-request")),
+        accept_rule("input", match("ip", "saddr", prefix(OPERATORS)), match("tcp", "dport", 22)),
+        accept_rule("input", match("ip", "saddr", {"set": [prefix(NODE), prefix(POD)]}), match("tcp", "dport", 10250)),
+        accept_rule("input", match("ip", "saddr", {"set": [prefix(NODE), prefix(POD)]}), match("udp", "dport", 8472)),
         *(extra or []),
     ]
 
@@ -119,11 +69,11 @@ def test_the_intended_ruleset_passes_every_inbound_check() -> None:
 @pytest.mark.parametrize(
     "extra,named",
     [
-        (_rule("input", _match("tcp", "dport", 2222)), "tcp dport 2222"),  # an extra port
-        (_rule("input", _match("ip", "saddr", _prefix("192.0.2.0/24")), _match("tcp", "dport", 22)), "192.0.2.0/24"),
-        (_rule("input", _match("udp", "dport", 53)), "udp dport 53"),  # another protocol
-        (_rule("input", _match("sctp", "dport", 10250)), "sctp"),
-        (_rule("in", _match("tcp", "dport", 3333), table="sk_drift", family="ip"), "3333"),  # another table
+        (accept_rule("input", match("tcp", "dport", 2222)), "tcp dport 2222"),  # an extra port
+        (accept_rule("input", match("ip", "saddr", prefix("192.0.2.0/24")), match("tcp", "dport", 22)), "192.0.2.0/24"),
+        (accept_rule("input", match("udp", "dport", 53)), "udp dport 53"),  # another protocol
+        (accept_rule("input", match("sctp", "dport", 10250)), "sctp"),
+        (accept_rule("in", match("tcp", "dport", 3333), table="sk_drift", family="ip"), "3333"),  # another table
     ],
     ids=["port", "source", "udp", "protocol", "foreign-table"],
 )
@@ -158,10 +108,10 @@ def test_policy_accept_fails_and_the_row_keeps_observed_and_expected() -> None:
     assert seen and seen[0][0] is not None and seen[0][1] is not None  # recorded before the verdict
 
 
-LOG_RULE = _rule(
+LOG_RULE = accept_rule(
     "input",
-    _match("ip", "saddr", {"set": ["10.20.0.21", "10.20.0.22"]}),
-    _match("tcp", "dport", 6514),
+    match("ip", "saddr", {"set": ["10.20.0.21", "10.20.0.22"]}),
+    match("tcp", "dport", 6514),
 )
 
 
@@ -174,7 +124,7 @@ def test_the_log_port_is_explained_on_the_collector_only() -> None:
 
 
 def test_the_log_port_open_to_a_host_outside_the_country_fails_on_the_collector() -> None:
-    wide = _rule("input", _match("ip", "saddr", _prefix("10.20.0.0/24")), _match("tcp", "dport", 6514))
+    wide = accept_rule("input", match("ip", "saddr", prefix("10.20.0.0/24")), match("tcp", "dport", 6514))
     with pytest.raises(AssertionError, match="beyond what the spec allows") as err:
         FW.test_sk_fw_002(
             Probe(_ruleset(extra=[wide])), Expect(firewall_log_collector_here=True), lambda o, e=None: None, None

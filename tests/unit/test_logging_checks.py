@@ -4,72 +4,32 @@ output path to the collector fails; a site without a collector is skipped, never
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import hostcheck_fakes as fakes
 import pytest
+from hostcheck_fakes import Probe, accept_rule, base_chain, host_check_module, match
 
-HOSTS = Path(__file__).resolve().parents[1] / "hosts"
 COLLECTOR = {"name": "ee-cp-1", "address": "10.20.0.11", "port": 6514, "dns_name": "ee-cp-1.ee.sovereign.example"}
 
-
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sk_test_logging", HOSTS / "test_logging.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+LOG = host_check_module("sk_test_logging", "test_logging.py")
 
 
-LOG = _module()
-
-
-class Expect:
+class Expect(fakes.Expect):
     def __init__(self, here: bool, collector: dict[str, Any] | None = None) -> None:
-        self.values = {
-            "firewall_log_collector": COLLECTOR if collector is None else collector,
-            "firewall_log_collector_here": here,
-            "firewall_log_sources": ["10.20.0.21", "10.20.0.22"],
-            "firewall_log_port": 6514,
-        }
-
-    def get(self, name: str) -> Any:
-        return self.values[name]
-
-
-class Probe:
-    def __init__(self, items: list[dict[str, Any]]) -> None:
-        self.items = items
-
-    def nft(self) -> list[dict[str, Any]]:
-        return self.items
-
-
-def _match(proto: str, field: str, right: Any) -> dict[str, Any]:
-    return {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": field}}, "right": right}}
+        super().__init__(
+            {
+                "firewall_log_collector": COLLECTOR if collector is None else collector,
+                "firewall_log_collector_here": here,
+                "firewall_log_sources": ["10.20.0.21", "10.20.0.22"],
+                "firewall_log_port": 6514,
+            }
+        )
 
 
 def _ruleset(hook: str, *rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [
-        {"table": {"family": "inet", "name": "sitekit"}},
-        {
-            "chain": {
-                "family": "inet",
-                "table": "sitekit",
-                "name": hook,
-                "type": "filter",
-                "hook": hook,
-                "prio": 0,
-                "policy": "drop",
-            }
-        },
-    ]
-    for expr in rules:
-        items.append({"rule": {"family": "inet", "table": "sitekit", "chain": hook, "expr": [*expr, {"accept": None}]}})
+    items: list[dict[str, Any]] = [{"table": {"family": "inet", "name": "sitekit"}}, base_chain(hook)]
+    items += [accept_rule(hook, *expr) for expr in rules]
     return items
 
 
@@ -78,12 +38,12 @@ def _run(items: list[dict[str, Any]], expect: Expect) -> None:
 
 
 def test_the_collector_open_to_exactly_the_countrys_hosts_passes() -> None:
-    rule = [_match("ip", "saddr", {"set": ["10.20.0.21", "10.20.0.22"]}), _match("tcp", "dport", 6514)]
+    rule = [match("ip", "saddr", {"set": ["10.20.0.21", "10.20.0.22"]}), match("tcp", "dport", 6514)]
     _run(_ruleset("input", rule), Expect(here=True))
 
 
 def test_the_collector_open_wider_fails_naming_the_source() -> None:
-    rule = [_match("ip", "saddr", {"prefix": {"addr": "10.20.0.0", "len": 16}}), _match("tcp", "dport", 6514)]
+    rule = [match("ip", "saddr", {"prefix": {"addr": "10.20.0.0", "len": 16}}), match("tcp", "dport", 6514)]
     with pytest.raises(AssertionError, match="outside the country's hosts"):
         _run(_ruleset("input", rule), Expect(here=True))
 
@@ -94,9 +54,9 @@ def test_the_collector_closed_fails() -> None:
 
 
 def test_a_client_needs_an_output_path_to_the_collector() -> None:
-    to_collector = [_match("ip", "daddr", {"prefix": {"addr": "10.20.0.11", "len": 32}}), _match("tcp", "dport", 6514)]
+    to_collector = [match("ip", "daddr", {"prefix": {"addr": "10.20.0.11", "len": 32}}), match("tcp", "dport", 6514)]
     _run(_ruleset("output", to_collector), Expect(here=False))
-    elsewhere = [_match("ip", "daddr", {"prefix": {"addr": "10.20.1.53", "len": 32}}), _match("tcp", "dport", 6514)]
+    elsewhere = [match("ip", "daddr", {"prefix": {"addr": "10.20.1.53", "len": 32}}), match("tcp", "dport", 6514)]
     with pytest.raises(AssertionError, match="no output path to the collector"):
         _run(_ruleset("output", elsewhere), Expect(here=False))
 
