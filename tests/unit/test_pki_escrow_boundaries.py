@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,6 @@ HEX_TO_MODHEX = str.maketrans("0123456789abcdef", "cbdefghijklnrtuv")
 @pytest.fixture(scope="module")
 def site() -> Site:
     return load_fleet(REPO / "sites").site("cl")
-
-
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
-    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "unit-test-passphrase")
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def h(site: Site, state: Path) -> Iterator[Hierarchy]:
-    hierarchy = Hierarchy.open(site)
-    hierarchy.init()
-    yield hierarchy
-    hierarchy.close()
 
 
 def _oracle(raw: bytes) -> str:

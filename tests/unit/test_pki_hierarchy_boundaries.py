@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import ipaddress
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,6 @@ from sitekit.spec.models import Pkcs11
 
 REPO = Path(__file__).resolve().parents[2]
 T = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
-PASS = "unit-test-passphrase"
 
 CA_USAGE = x509.KeyUsage(
     digital_signature=True,
@@ -93,21 +91,6 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
     """Pin the hierarchy's clock at T."""
     monkeypatch.setattr(hmod, "now", lambda: T)
     return T
-
-
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
-    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", PASS)
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def h(site: Site, state: Path) -> Iterator[Hierarchy]:
-    hierarchy = Hierarchy.open(site)
-    hierarchy.init()
-    yield hierarchy
-    hierarchy.close()
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
