@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from verify_suite import write_suite
 
 from sitekit.hostchecks.inventory import InventoryHost
 from sitekit.verify.evidence import HostEvidence, load_evidence, mismatch, summary_table, write_evidence
@@ -70,29 +70,7 @@ def test_evidence_all_skipped_or_run_error_is_not_ok() -> None:
 # commands (`pytest tests/hosts -p sitekit.report.plugin ...`) must keep working through it.
 @pytest.mark.parametrize("plugin", ["sitekit.verify.plugin", "sitekit.report.plugin"])
 def test_plugin_records_rows_properties_and_reasons(plugin: str, tmp_path: Path) -> None:
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_x.py").write_text(
-        textwrap.dedent("""
-        import pytest
-        def test_pass(record_property):
-            record_property("control", "SK-A-001")
-            record_property("observed", {"v": 1})
-        def test_fail(record_property):
-            record_property("control", "SK-A-002")
-            assert 1 == 2, "value differs"
-        def test_bare(record_property):
-            record_property("control", "SK-A-004")
-            seen = {"passwordauthentication": "yes", "kbdinteractiveauthentication": "no"}
-            want = {"passwordauthentication": "no", "kbdinteractiveauthentication": "no"}
-            record_property("observed", seen)
-            record_property("expected", want)
-            assert seen == want
-        def test_skip(record_property):
-            record_property("control", "SK-A-003")
-            pytest.skip("not verifiable on this tier")
-    """)
-    )
+    suite = write_suite(tmp_path / "suite")
     out = tmp_path / "raw.json"
     proc = subprocess.run(
         [
@@ -117,16 +95,16 @@ def test_plugin_records_rows_properties_and_reasons(plugin: str, tmp_path: Path)
         check=False,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    rows = {r["control"]: r for r in json.loads(out.read_text())["rows"]}
+    rows = {r["control"]: r for r in json.loads(out.read_text())["rows"] if "control" in r}
     deprecated = "sitekit.report.plugin is deprecated; use `-p sitekit.verify.plugin`" in proc.stdout
     assert deprecated == (plugin == "sitekit.report.plugin"), proc.stdout
     assert rows["SK-A-001"]["result"] == "passed" and rows["SK-A-001"]["observed"] == {"v": 1}
     assert rows["SK-A-002"]["result"] == "failed" and "value differs" in rows["SK-A-002"]["reason"]
-    assert rows["SK-A-003"]["result"] == "skipped" and rows["SK-A-003"]["reason"] == "not verifiable on this tier"
+    assert rows["SK-A-004"]["result"] == "skipped" and rows["SK-A-004"]["reason"] == "no GPU on this host"
     # A bare assert's shortened reprs are replaced by what differs, in full (issue 11).
-    assert rows["SK-A-004"]["reason"] == (
+    assert rows["SK-A-003"]["reason"] == (
         "observed differs from expected: passwordauthentication: observed yes, expected no"
-    ), rows["SK-A-004"]["reason"]
+    ), rows["SK-A-003"]["reason"]
 
 
 def test_old_plugin_name_is_the_same_plugin_and_warns() -> None:
