@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sitekit.access import findings, hosts, keys, network, rbac
+from sitekit.access import findings, hosts, keys, logpath, network, rbac
 from sitekit.access.model import AccessMap
 from sitekit.errors import CheckFailed, UserError
 from sitekit.spec import Site, load_fleet, site_digest
@@ -124,9 +124,10 @@ def derive_map(inputs: AccessInputs) -> AccessMap:
     ]
     amap.host_groups = groups
     amap.custody = keys.custody(site, groups, grants)
+    amap.log_path = logpath.log_path(inv_hosts, expect_of, site.cc, inputs.keys_dir)
     amap.paths = network.pod_paths(
         inputs.manifests, ranges, site.network.pod_cidr, site.network.service_cidr
-    ) + hosts.host_paths(inv_hosts, expect_of, ranges)
+    ) + hosts.host_paths(inv_hosts, expect_of, ranges, amap.log_path)
     amap.contained = network.contained_namespaces(inputs.manifests, amap.paths)
     amap.findings = findings.all_findings(site, amap, unresolved)
     return amap

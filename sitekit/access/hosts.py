@@ -17,7 +17,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from sitekit.access.model import HostGroupAccess, NetworkPath
+from sitekit.access.model import HostGroupAccess, LogPath, NetworkPath
 from sitekit.errors import UserError
 from sitekit.hostchecks.expect import Expectations, MissingExpectation
 
@@ -41,7 +41,8 @@ def inventory_hosts(data: Mapping[str, Any]) -> list[InventoryHostVars]:
     return [InventoryHostVars(h.name, h.groups, h.variables) for h in hosts_of(dict(data))]
 
 
-def _get(expect: Expectations, name: str, host: str) -> Any:
+def get_expected(expect: Expectations, name: str, host: str) -> Any:
+    """A role or inventory variable of one host; a missing one is an error naming the host and the variable."""
     try:
         return expect.get(name)
     except MissingExpectation as exc:
@@ -81,10 +82,10 @@ def _sudo_text(rules: Sequence[str], probe: str, login: Sequence[str]) -> str:
 def _holds(expect: Expectations, group: str, role: str, host: str) -> list[str]:
     """Secrets a root shell on a host of this group can read."""
     out = []
-    if _get(expect, "keys_encryption_group", host) == group:
-        path = _get(expect, "keys_encryption_config_path", host)
+    if get_expected(expect, "keys_encryption_group", host) == group:
+        path = get_expected(expect, "keys_encryption_config_path", host)
         out.append(f"the Kubernetes Secrets data keys (plaintext EncryptionConfiguration {path})")
-    volume = _get(expect, "keys_luks_volume", host) or {}
+    volume = get_expected(expect, "keys_luks_volume", host) or {}
     if isinstance(volume, Mapping) and role in (volume.get("roles") or []):
         out.append(
             f"the model weights on the opened LUKS2 volume at {volume.get('mount_point')} (its TPM slot unlocks at "
@@ -94,8 +95,14 @@ def _holds(expect: Expectations, group: str, role: str, host: str) -> list[str]:
 
 
 def expectations(hosts: Iterable[InventoryHostVars], roles_dir: Path) -> dict[str, Expectations]:
-    """Each host's role variables, rendered on demand and cached (Ansible's templar is the slow part)."""
-    return {h.name: Expectations(dict(h.variables), roles_dir) for h in hosts}
+    """Each host's role variables, rendered on demand and cached (Ansible's templar is the slow part).
+
+    With the magic variables a play gives every host (`inventory_hostname`, `group_names`), which role
+    defaults such as `firewall_log_collector_here` compare against."""
+    return {
+        h.name: Expectations({**h.variables, "inventory_hostname": h.name, "group_names": list(h.groups)}, roles_dir)
+        for h in hosts
+    }
 
 
 def host_groups(
@@ -110,15 +117,15 @@ def host_groups(
     by_group: dict[str, list[tuple[str, HostGroupAccess]]] = {g: [] for g in groups}
     for host in hosts:
         expect = expect_of[host.name]
-        role = str(_get(expect, "sitekit_host_role", host.name))
-        principals = tuple(str(p) for p in _get(expect, "keys_ssh_principals", host.name))
+        role = str(get_expected(expect, "sitekit_host_role", host.name))
+        principals = tuple(str(p) for p in get_expected(expect, "keys_ssh_principals", host.name))
         if "ansible_user" in host.variables:
-            login = tuple(str(u) for u in _get(expect, "keys_ssh_login_users", host.name))
+            login = tuple(str(u) for u in get_expected(expect, "keys_ssh_login_users", host.name))
         else:
             login = ("<the account Ansible connects as: ansible_user, else the controller's $USER>",)
-        allow = tuple(str(g) for g in _get(expect, "ssh_allow_groups", host.name))
-        sources = tuple(str(s) for s in _get(expect, "firewall_ssh_sources", host.name))
-        probe = str(_get(expect, "guarded_change_probe_command", host.name))
+        allow = tuple(str(g) for g in get_expected(expect, "ssh_allow_groups", host.name))
+        sources = tuple(str(s) for s in get_expected(expect, "firewall_ssh_sources", host.name))
+        probe = str(get_expected(expect, "guarded_change_probe_command", host.name))
         for group in host.groups:
             if group not in by_group:
                 continue
@@ -162,26 +169,34 @@ def _networks(text: str) -> list[IPv4Network] | None:
 
 
 def host_paths(
-    hosts: Iterable[InventoryHostVars], expect_of: Mapping[str, Expectations], ranges: Sequence[IPv4Network]
+    hosts: Iterable[InventoryHostVars],
+    expect_of: Mapping[str, Expectations],
+    ranges: Sequence[IPv4Network],
+    log_path: LogPath | None = None,
 ) -> list[NetworkPath]:
     """The host firewall's output accepts to anything outside the cluster's node, pod and service networks.
 
     A raw extra output rule that accepts without naming `ip daddr` networks is taken as reaching anywhere
     (0.0.0.0/0), the worst case; an unrestricted output chain (`firewall_egress_restricted: false`) too.
+    The log path's accept (`sitekit.access.logpath`) is listed for each host that sends to the collector.
     """
     seen: dict[tuple[str, str, str, str], NetworkPath] = {}
     for host in hosts:
         expect = expect_of[host.name]
         group = ",".join(host.groups) or host.name
         entries: list[tuple[str, str, str]] = []  # destination, ports, via
-        if not _get(expect, "firewall_egress_restricted", host.name):
+        if not get_expected(expect, "firewall_egress_restricted", host.name):
             entries.append(("0.0.0.0/0", "any port", "firewall_egress_restricted is false: output policy accept"))
-        for dest in _get(expect, "firewall_egress", host.name) or []:
+        for dest in get_expected(expect, "firewall_egress", host.name) or []:
             ports = ",".join(str(p) for p in dest.get("ports") or [])
             entries.append(
                 (str(dest.get("cidr")), f"{dest.get('proto')}/{ports}", f"firewall_egress {dest.get('name')}")
             )
-        for rule in _get(expect, "firewall_extra_output_rules", host.name) or []:
+        if log_path is not None and host.name in log_path.senders:
+            entries.append(
+                (f"{log_path.address}/32", f"tcp/{log_path.port}", f"log path to the collector {log_path.collector}")
+            )
+        for rule in get_expected(expect, "firewall_extra_output_rules", host.name) or []:
             text = str(rule)
             if "accept" not in text.split():
                 continue

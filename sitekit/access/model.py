@@ -185,6 +185,39 @@ class NetworkPath:
 
 
 @dataclass(frozen=True)
+class LogPath:
+    """Where the site's hosts send their journal and audit records: one collector of the country, over TCP,
+    mutual TLS with certificates of the country's logging intermediate."""
+
+    collector: str
+    address: str
+    port: int
+    protocol: str
+    senders: tuple[str, ...]
+    accepted_sources: tuple[str, ...]
+    authentication: str
+    issuing_ca: str
+    ca_file: str
+    collector_accepts: tuple[str, ...]
+    senders_require: tuple[str, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "collector": self.collector,
+            "address": self.address,
+            "port": self.port,
+            "protocol": self.protocol,
+            "senders": list(self.senders),
+            "accepted_sources": list(self.accepted_sources),
+            "authentication": self.authentication,
+            "issuing_ca": self.issuing_ca,
+            "ca_file": self.ca_file,
+            "collector_accepts": list(self.collector_accepts),
+            "senders_require": list(self.senders_require),
+        }
+
+
+@dataclass(frozen=True)
 class Finding:
     """A flag the map raises: a stable id (`ACCESS-SOD-001`), who it is about, and why it matters."""
 
@@ -211,6 +244,7 @@ class AccessMap:
     custody: Custody | None = None
     paths: list[NetworkPath] = field(default_factory=list)
     contained: list[str] = field(default_factory=list)
+    log_path: LogPath | None = None
     findings: list[Finding] = field(default_factory=list)
 
     def cluster_admins(self) -> list[str]:

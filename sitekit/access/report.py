@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sitekit.access.model import AccessMap, Grant, Rule
+from sitekit.access.model import AccessMap, Grant, LogPath, Rule
 
 
 def _rule(rule: Rule) -> str:
@@ -26,6 +26,22 @@ def _grant(g: Grant) -> list[str]:
         lines.append(f"      built-in: {g.built_in}")
     lines += [f"      {_rule(r)}" for r in g.rules]
     return lines
+
+
+def _log_path(path: LogPath | None) -> list[str]:
+    if path is None:
+        return ["Log path: none (the spec has no logging section: each host keeps its logs locally)"]
+    return [
+        "Log path (journal and audit records, to the country's collector)",
+        f"  hosts {', '.join(path.senders) or 'none'} -> {path.collector} {path.address} port {path.port}",
+        f"      protocol: {path.protocol}",
+        f"      the collector's firewall accepts it from: {', '.join(path.accepted_sources) or 'nowhere'}",
+        f"      authentication: {path.authentication}",
+        f"      issuing CA: {path.issuing_ca}",
+        f"      trusted on every host through: {path.ca_file}",
+        f"      the collector accepts certificates named: {', '.join(path.collector_accepts) or 'none'}",
+        f"      the senders accept the collector only as: {', '.join(path.senders_require) or 'none'}",
+    ]
 
 
 def render(amap: AccessMap) -> str:
@@ -76,6 +92,8 @@ def render(amap: AccessMap) -> str:
         out += lines
     if amap.contained:
         out.append(f"  pods of {', '.join(amap.contained)}: no path out of the cluster")
+    out.append("")
+    out += _log_path(amap.log_path)
     out.append("")
     if amap.findings:
         out.append(f"Findings: {len(amap.findings)}")

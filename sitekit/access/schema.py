@@ -18,6 +18,11 @@ Top-level keys, all always present (lists may be empty; keys are sorted in the o
 - `network.paths[]`: {from ("pods" | "hosts"), source (namespace or inventory group), destination (CIDR),
   ports, via, inside_country (bool), outside_country[] (the CIDRs outside the country's ranges)};
   `network.contained_namespaces[]`: planned namespaces whose pods have no path out of the cluster.
+- `network.log_path`: null when the spec has no `logging:` section, else {collector (inventory host),
+  address, port, protocol, senders[] (hosts whose firewall opens the path), accepted_sources[] (addresses
+  the collector's firewall accepts the port from), authentication, issuing_ca, ca_file, collector_accepts[]
+  (certificate names the collector accepts), senders_require[] (the name senders require of the collector)};
+  each sender's accept also appears in `network.paths[]`.
 - `findings[]`: {id, subject, detail}; ids are listed in `sitekit.access.findings`. `ok` is true when empty.
 """
 
@@ -46,7 +51,11 @@ def to_json(amap: AccessMap) -> dict[str, Any]:
         },
         "hosts": {"groups": [g.json() for g in amap.host_groups]},
         "keys": amap.custody.json() if amap.custody else None,
-        "network": {"paths": [p.json() for p in amap.paths], "contained_namespaces": list(amap.contained)},
+        "network": {
+            "paths": [p.json() for p in amap.paths],
+            "contained_namespaces": list(amap.contained),
+            "log_path": amap.log_path.json() if amap.log_path else None,
+        },
         "findings": [f.json() for f in amap.findings],
         "ok": not amap.findings,
     }
