@@ -283,6 +283,24 @@ def test_unrestricted_host_output_is_flagged(base: AccessInputs) -> None:
     assert ids(bad) == ["ACCESS-NET-002"]
 
 
+def test_a_collector_outside_the_country_is_flagged(base: AccessInputs) -> None:
+    bad = variant(base)
+    for host in ("ee-cp-1", "ee-gpu-1", "ee-gpu-2"):
+        collector = dict(hostvars(bad, host)["sitekit_log_collector"])
+        hostvars(bad, host)["sitekit_log_collector"] = {**collector, "address": "192.0.2.10"}
+    found = derive_map(bad).findings
+    assert [(f.id, f.subject) for f in found] == [("ACCESS-NET-002", "hosts gpu_workers")]
+    assert "192.0.2.10/32 (tcp/6514" in found[0].detail
+
+
+def test_hosts_that_disagree_on_the_collector_are_a_clear_error(base: AccessInputs) -> None:
+    bad = variant(base)
+    collector = dict(hostvars(bad, "ee-gpu-2")["sitekit_log_collector"])
+    hostvars(bad, "ee-gpu-2")["sitekit_log_collector"] = {**collector, "port": 1514}
+    with pytest.raises(UserError, match=r"different log collectors: .*1514 \(named by ee-gpu-2\)"):
+        derive_map(bad)
+
+
 def _policy(ns: str, to: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
