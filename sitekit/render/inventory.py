@@ -106,6 +106,7 @@ def all_vars(site: Site, digest: str | None = None) -> dict[str, Any]:
         "sitekit_role_principals": {role: list(p) for role, p in sorted(site.access.role_principals.items())},
         "sitekit_compliance_profile": site.compliance.profile,
         "sitekit_deviations": [{"control": d.control, "reason": d.reason} for d in site.compliance.deviations],
+        "sitekit_security_contact": site.identity.security_contact or "",
         "sitekit_keys_backend": keys.backend,
         "sitekit_pkcs11_module": keys.pkcs11.module if keys.pkcs11 else "",
         "sitekit_pkcs11_token_label": (keys.pkcs11.token_label if keys.pkcs11 else "") or f"sitekit-{site.cc}",

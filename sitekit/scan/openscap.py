@@ -9,6 +9,8 @@ it afterwards. `--install-scanner` instead runs `apt-get install openscap-scanne
 
 Every remaining failure is listed with the reason it is accepted (`sitekit/openscap_accepted.yaml`:
 a catalogued deviation, a control that the host's tier cannot own, or a plan) or as unexplained.
+Profile values that must be the site's own (root's mail alias) are set by a tailoring file built from
+the host's inventory variables (`tailoring.py`), and the report lists each one with the reason.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import yaml
 from sitekit.errors import UserError
 from sitekit.hostchecks.inventory import InventoryHost, become_prefix, hosts_of, load_inventory, ssh_argv
 from sitekit.scan.content import content_root
+from sitekit.scan.tailoring import Tailoring, tailoring_for, tailoring_xml, value_defaults
 
 RULE_PREFIX = "xccdf_org.ssgproject.content_rule_"
 PROFILE_PREFIX = "xccdf_org.ssgproject.content_profile_"
@@ -57,6 +60,8 @@ class ScanResult:
     score: float | None
     failures: list[dict[str, Any]] = field(default_factory=list)
     results_file: str = ""
+    # Profile values the scan replaced with the site's own (value, set_to, profile_default, from, why).
+    tailored: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -79,6 +84,7 @@ class ScanResult:
             "pass_ratio": round(self.ratio, 4),
             "score": self.score,
             "failures": self.failures,
+            "tailored": self.tailored,
             "results_file": self.results_file,
         }
 
@@ -153,9 +159,15 @@ def _tar_bytes(files: dict[str, Path]) -> bytes:
 
 
 def run_scan(
-    host: InventoryHost, datastream: Path, profile: str, out_dir: Path, *, install_scanner: bool = False
+    host: InventoryHost,
+    datastream: Path,
+    profile: str,
+    out_dir: Path,
+    *,
+    install_scanner: bool = False,
+    tailoring: Tailoring | None = None,
 ) -> Path:
-    """Scan `host` in place; return the local path of the XCCDF results."""
+    """Scan `host` in place (with `tailoring`'s profile when given); return the local path of the XCCDF results."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # One master connection per scan run: two labs (or two countries' fleets) reuse host names, and a
     # path derived from the name alone let one scan ride, and then tear down, another scan's connection.
@@ -186,12 +198,20 @@ def run_scan(
             oscap = (
                 f"env LD_LIBRARY_PATH={d}/lib OSCAP_XSLT_PATH={d}/share/xsl OSCAP_CPE_PATH={d}/share/cpe {d}/bin/oscap"
             )
-        r = _ssh(host, control, f"{sudo}tar -xf - -C {d}", stdin=_tar_bytes({"ds.xml": datastream}))
+        content = {"ds.xml": datastream}
+        tailor_opt = ""
+        profile_id = profile if profile.startswith(PROFILE_PREFIX) else PROFILE_PREFIX + profile
+        if tailoring is not None:
+            tailoring_file = out_dir / f"{host.name}.tailoring.xml"
+            tailoring_file.write_bytes(tailoring_xml(tailoring, datetime.now(UTC).isoformat(timespec="seconds")))
+            content["tailoring.xml"] = tailoring_file
+            tailor_opt = f"--tailoring-file {d}/tailoring.xml "
+            profile_id = tailoring.profile
+        r = _ssh(host, control, f"{sudo}tar -xf - -C {d}", stdin=_tar_bytes(content))
         if r.returncode != 0:
             raise UserError(f"copying the content to {host.name} failed: {r.stderr.decode(errors='replace')}")
-        profile_id = profile if profile.startswith(PROFILE_PREFIX) else PROFILE_PREFIX + profile
         inner = (
-            f"{oscap} xccdf eval --skip-valid --profile {shlex.quote(profile_id)} "
+            f"{oscap} xccdf eval --skip-valid {tailor_opt}--profile {shlex.quote(profile_id)} "
             f"--results {d}/results.xml {d}/ds.xml >{d}/oscap.log 2>&1; rc=$?; cat {d}/results.xml; exit $rc"
         )
         cmd = f"{sudo}sh -c {shlex.quote(inner)}"
@@ -250,13 +270,18 @@ def load_accepted(path: Path | None = None) -> dict[str, dict[str, Any]]:
     return {str(k).removeprefix(RULE_PREFIX): dict(v or {}) for k, v in rules.items()}
 
 
-def explain(rule: str, tier: str, accepted: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The accepted reason for a failing rule on a host of `tier`, or an empty reason."""
+def explain(
+    rule: str, tier: str, accepted: dict[str, dict[str, Any]], tailored: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The accepted reason for a failing rule on a host of `tier`, or an empty reason. An entry whose
+    `unless_tailored` value this scan tailored (`tailored`: value ids) no longer explains the failure."""
     entry = accepted.get(rule)
     if not entry:
         return {"kind": "", "reason": ""}
     tiers = entry.get("tiers")
     if tiers and tier not in tiers:
+        return {"kind": "", "reason": ""}
+    if entry.get("unless_tailored") and str(entry["unless_tailored"]) in tailored:
         return {"kind": "", "reason": ""}
     return {
         "kind": str(entry.get("kind", "plan")),
@@ -274,6 +299,7 @@ def summarise(
     accepted: dict[str, dict[str, Any]],
     started: str,
     duration: float,
+    tailored: list[dict[str, Any]] | None = None,
 ) -> ScanResult:
     results, score = parse_results(results_path)
     counts = {k: 0 for k in COUNTED}
@@ -282,10 +308,14 @@ def summarise(
     counts.pop("notselected", None)
     failing = sorted(r for r, v in results.items() if v in ("fail", "error"))
     titles = rule_titles(datastream, set(failing))
+    values = frozenset(str(v.get("value")) for v in tailored or [])
     failures = [
-        {"rule": r, "result": results[r], "title": titles.get(r, ""), **explain(r, tier, accepted)} for r in failing
+        {"rule": r, "result": results[r], "title": titles.get(r, ""), **explain(r, tier, accepted, values)}
+        for r in failing
     ]
-    return ScanResult(host, profile, tier, started, duration, counts, score, failures, str(results_path))
+    return ScanResult(
+        host, profile, tier, started, duration, counts, score, failures, str(results_path), list(tailored or [])
+    )
 
 
 def _tier(host: InventoryHost) -> str:
@@ -309,8 +339,12 @@ def scan_inventory(
     if not hosts:
         raise UserError(f"no host {host or ''} in {inventory}")
     target = hosts[0]
+    tailoring = tailoring_for(target.variables, profile, str(target.variables.get("sitekit_country") or ""))
+    tailored = []
+    if tailoring is not None:
+        tailored = tailoring.report(value_defaults(datastream, {tv.value for tv, _ in tailoring.values}))
     started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
-    results = run_scan(target, datastream, profile, out_dir, install_scanner=install_scanner)
+    results = run_scan(target, datastream, profile, out_dir, install_scanner=install_scanner, tailoring=tailoring)
     result = summarise(
         target.name,
         profile,
@@ -320,6 +354,7 @@ def scan_inventory(
         load_accepted(accepted),
         started,
         round(time.monotonic() - t0, 1),
+        tailored,
     )
     (out_dir / f"{target.name}.openscap.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result
@@ -334,6 +369,13 @@ def render_summary(r: ScanResult) -> str:
         f"  pass / (pass + fail) = {c.get('pass', 0)}/{c.get('pass', 0) + c.get('fail', 0)} = {r.ratio:.1%}"
         + (f"   score {r.score:.1f}" if r.score is not None else ""),
     ]
+    if r.tailored:
+        lines.append(f"  tailored profile values ({len(r.tailored)}; the site's own value replaces the profile's):")
+        for v in r.tailored:
+            was = f"profile: {v.get('profile_default')!r}; from {v['from']}"
+            lines.append(f"    {v['value']} = {v['set_to']!r} ({was}): {v['why']}")
+    else:
+        lines.append("  tailored profile values: none (the profile's own values)")
     if r.failures:
         lines.append(f"  remaining failures ({len(r.failures)}; {len(r.unexplained)} without an accepted reason):")
         kinds: dict[str, int] = {}

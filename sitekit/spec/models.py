@@ -62,6 +62,19 @@ def _is_hostname(value: str) -> bool:
     return len(labels) >= 2 and all(_DNS_LABEL.match(label) for label in labels)
 
 
+# A plain mailbox (RFC 5321 dot-atom local part, restricted): it is written into /etc/aliases, where a
+# space, comma, quote, `|` or `:include:` would mean another recipient, a command or a file.
+_MAIL_ADDRESS = re.compile(
+    r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)@"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+)
+
+
+def _is_mail_address(value: str) -> bool:
+    m = _MAIL_ADDRESS.fullmatch(value)
+    return m is not None and len(m.group("local")) <= 64
+
+
 Hostname = Annotated[str, Field(min_length=3, max_length=253, description="A DNS name, lower case")]
 K8sName = Annotated[str, Field(min_length=1, max_length=63, pattern=_K8S_NAME.pattern)]
 
@@ -111,6 +124,23 @@ class Identity(_Model):
         min_length=1,
         description="DNS domains the country controls; every service name and certificate must fall under one",
     )
+
+    security_contact: str | None = Field(
+        default=None,
+        max_length=254,
+        description="E-mail address of the site's security team: root's mail on every host goes there"
+        " (/etc/aliases), and `sitekit scan` tailors the mail-alias rule to it. Absent: no alias is written",
+    )
+
+    @field_validator("security_contact")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _is_mail_address(value):
+            raise ValueError(
+                f"{value[:80]!r} is not an e-mail address such as 'security@ee.sovereign.example': letters,"
+                " digits and . _ % + - before the @, a lower-case DNS domain after it"
+            )
+        return value
 
     @field_validator("locales")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from typing import Any
 
 from hostcheck import as_list, key_values, loaded_modules, mode_at_most, modprobe_rules, module_blocked, stat_many
@@ -195,13 +196,35 @@ def test_sk_auth_002(probe: Any, expect: Any, observe: Any, control: Any) -> Non
         assert int(value, 8) & int(want, 8) == int(want, 8), f"{name} umask {value}, want {want} or stricter"
 
 
+# Run inside a login shell: TMOUT's value, whether the shell can still assign it (not readonly), and
+# whether a child process sees it (exported).
+_TMOUT_STATE = (
+    'echo "value=${TMOUT:-}"; if (TMOUT=1) 2>/dev/null; then echo readonly=no; else echo readonly=yes; fi; '
+    'echo "exported=$(env | sed -n "s/^TMOUT=//p")"'
+)
+
+
+def _login_shell_tmout(probe: Any, shell: str, inherited: str | None) -> dict[str, str]:
+    env = f"env TMOUT={inherited} " if inherited is not None else ""
+    out = probe.out(f"{env}{shell} -lc {shlex.quote(_TMOUT_STATE)} 2>/dev/null")
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
 def test_sk_auth_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """bash and sh (dash) login shells, with a clean environment and with TMOUT=0 inherited, all end
+    with TMOUT set within the limit, readonly and exported."""
     limit = int(expect.get("baseline_shell_timeout"))
-    r = probe.cmd('bash -lc \'echo "${TMOUT:-}"; readonly -p | grep -c " TMOUT=" || true\'')
-    value, ro = ([*r.stdout.split(), "", "0"])[:2]
-    observe({"TMOUT": value, "readonly": ro != "0"}, {"TMOUT<=": limit, "readonly": True})
-    assert value.isdigit() and 0 < int(value) <= limit, f"TMOUT={value!r}"
-    assert ro != "0", "TMOUT is not readonly"
+    seen = {
+        f"{shell}{' (TMOUT=0 inherited)' if inherited else ''}": _login_shell_tmout(probe, shell, inherited)
+        for shell in ("bash", "sh")
+        for inherited in (None, "0")
+    }
+    observe(seen, {"value<=": limit, "readonly": "yes", "exported": "same value"})
+    for name, state in seen.items():
+        value = state.get("value", "")
+        assert value.isdigit() and 0 < int(value) <= limit, f"{name}: TMOUT={value!r}, want 1..{limit}"
+        assert state.get("readonly") == "yes", f"{name}: TMOUT is not readonly"
+        assert state.get("exported") == value, f"{name}: TMOUT is not exported (child sees {state.get('exported')!r})"
 
 
 def test_sk_auth_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
@@ -217,6 +240,26 @@ def test_sk_auth_004(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert logfile, "sudo has no logfile"
     assert not want_log or logfile.group(1) == want_log, f"sudo logs to {logfile.group(1)}, want {want_log}"
     assert valid, "visudo -c reports errors"
+
+
+def test_sk_auth_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """/etc/securetty is a root-owned regular file naming no terminal, and pam_securetty reads it for
+    console logins (/etc/pam.d/login): otherwise the empty file restricts nothing."""
+    info = probe.out("test -f /etc/securetty && stat -c '%U %a' /etc/securetty").split()
+    text = probe.cat("/etc/securetty")
+    terminals = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    stack = probe.out("grep -E '^[[:space:]]*auth[[:space:]].*pam_securetty\\.so' /etc/pam.d/login").strip()
+    want_pam = bool(expect.get("baseline_securetty_pam"))
+    observe(
+        {"securetty": " ".join(info) or "missing or not a file", "terminals": terminals, "login_stack": stack},
+        {"securetty": "root, not world-writable", "terminals": [], "pam_securetty": want_pam},
+    )
+    assert text is not None and len(info) == 2, "/etc/securetty is missing or not a regular file"
+    assert info[0] == "root", f"/etc/securetty belongs to {info[0]}, not root"
+    assert not int(info[-1], 8) & 0o002, f"/etc/securetty is world-writable ({info[-1]}): pam_securetty refuses it"
+    assert not terminals, f"/etc/securetty lists terminals root may log in on: {terminals}"
+    assert want_pam, "baseline_securetty_pam is false: nothing reads /etc/securetty, root's console login is open"
+    assert stack, "pam_securetty is not in /etc/pam.d/login: the empty /etc/securetty restricts nothing"
 
 
 def test_sk_pam_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:

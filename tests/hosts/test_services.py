@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from hostcheck import apt_config, as_list, mode_at_most, packages_installed, stat_many, systemd_config
 
 
@@ -20,6 +21,63 @@ def test_sk_log_001(probe: Any, observe: Any, control: Any) -> None:
     assert (seen["Compress"] or "yes") in ("yes", "true", "1"), f"Compress={seen['Compress']}"
     assert seen["SystemMaxUse"], "journal size is not bounded (SystemMaxUse)"
     assert persistent, f"/var/log/journal/{machine_id} does not exist: logs are not stored persistently"
+
+
+def _logrotate_globals(text: str) -> list[list[str]]:
+    """The directives of logrotate.conf outside any `{ }` block (the defaults every entry inherits)."""
+    depth, found = 0, []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if depth == 0 and not line.endswith("{") and line != "}":
+            found.append(line.split())
+        depth += line.count("{") - line.count("}")
+    return found
+
+
+def test_sk_log_006(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """logrotate's defaults say daily (and no other period) and keep at least the expected rotations; the
+    configuration parses (logrotate -d, which changes nothing); logrotate.timer is enabled, active, daily."""
+    want_rotate = int(expect.get("baseline_logrotate_rotate"))
+    directives = _logrotate_globals(probe.cat("/etc/logrotate.conf") or "")
+    periods = [d[0] for d in directives if d[0] in ("hourly", "daily", "weekly", "monthly", "yearly")]
+    rotate = [int(d[1]) for d in directives if d[0] == "rotate" and len(d) == 2 and d[1].isdigit()]
+    parses = probe.cmd("logrotate -d /etc/logrotate.conf >/dev/null 2>&1").rc == 0
+    timer = dict(
+        line.split("=", 1)
+        for line in probe.out(
+            "systemctl show logrotate.timer -p UnitFileState -p ActiveState -p TimersCalendar"
+        ).splitlines()
+        if "=" in line
+    )
+    calendar = timer.get("TimersCalendar", "")
+    daily = "OnCalendar=daily" in calendar or "OnCalendar=*-*-* 00:00:00" in calendar
+    observe(
+        {"periods": periods, "rotate": rotate, "config_parses": parses, "timer": timer},
+        {"periods": ["daily"], "rotate>=": want_rotate, "config_parses": True, "timer": "enabled, active, daily"},
+    )
+    assert periods == ["daily"], f"logrotate's default period is {periods or 'unset (weekly)'}, want daily only"
+    kept = rotate[-1] if rotate else 0
+    assert kept >= want_rotate, f"logrotate keeps {kept} rotations by default, want at least {want_rotate}"
+    assert parses, "logrotate -d /etc/logrotate.conf reports errors"
+    assert timer.get("UnitFileState") == "enabled", f"logrotate.timer is {timer.get('UnitFileState') or 'missing'}"
+    assert timer.get("ActiveState") == "active", f"logrotate.timer is {timer.get('ActiveState')}"
+    assert daily, f"logrotate.timer does not run daily ({calendar or 'no calendar'})"
+
+
+def test_sk_log_007(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """root's alias, as the C library resolves /etc/aliases, is exactly the site's security contact, and no
+    second root entry contradicts it."""
+    contact = str(expect.get("baseline_root_mail_alias"))
+    if not contact:
+        pytest.skip("the spec names no security contact (identity.security_contact): no alias to verify")
+    resolved = probe.out("getent aliases root").strip()
+    members = [m.strip() for m in resolved.split(":", 1)[1].split(",")] if ":" in resolved else []
+    entries = probe.out("grep -cE '^[[:space:]]*\"?[rR][oO][oO][tT]\"?[[:space:]]*:' /etc/aliases").strip()
+    observe({"root": members, "root_entries": entries}, {"root": [contact], "root_entries": "1"})
+    assert members == [contact], f"root's mail goes to {members or 'nobody else (no alias)'}, want {contact}"
+    assert entries == "1", f"/etc/aliases has {entries} root entries, want exactly one"
 
 
 def _chrony_config(probe: Any) -> list[str]:

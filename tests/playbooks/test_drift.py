@@ -15,6 +15,10 @@ every kind of drift below at once (they are independent), all inside the lab hos
     a mount's options gone (/var/tmp unmounted)     SK-FS-002
     a masked unit unmasked (ctrl-alt-del.target)    SK-SVC-004
     a cron entry and cron perms (cron.allow)        SK-SVC-003
+    TMOUT's readonly declaration made TMOUT=0       SK-AUTH-003
+    root let in on tty1, pam_securetty line gone    SK-AUTH-005
+    logrotate back to weekly                        SK-LOG-006
+    root's mail alias pointed elsewhere             SK-LOG-007
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -58,6 +62,18 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
     ("mount options", "systemctl stop var-tmp.mount", {"SK-FS-002"}),
     ("masked unit unmasked", "systemctl unmask ctrl-alt-del.target", {"SK-SVC-004"}),
     ("cron entry and perms", "echo intruder >> /etc/cron.allow && chmod 0644 /etc/cron.allow", {"SK-SVC-003"}),
+    (
+        "TMOUT no longer readonly",
+        "sed -i 's/declare -xr TMOUT=[0-9]*/TMOUT=0/' /etc/profile.d/sitekit.sh",
+        {"SK-AUTH-003"},
+    ),
+    (
+        "root allowed on a terminal",
+        "echo tty1 >> /etc/securetty && sed -i '/pam_securetty/d' /etc/pam.d/login",
+        {"SK-AUTH-005"},
+    ),
+    ("logrotate back to weekly", "sed -i 's/^daily$/weekly/' /etc/logrotate.conf", {"SK-LOG-006"}),
+    ("root alias changed", "sed -i 's/^root:.*/root: someone@elsewhere.example/' /etc/aliases", {"SK-LOG-007"}),
 ]
 
 

@@ -135,11 +135,12 @@ def test_huge_integer_exits_2_naming_file_and_field(
     fleet_copy: Path, tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     ee = fleet_copy / "ee.yaml"
+    line = 1 + ee.read_text().split("gpu_quota: 2,")[0].count("\n")
     ee.write_text(ee.read_text().replace("gpu_quota: 2,", f"gpu_quota: {'9' * 5000},"))
     out = tmp_path / "root"
     assert main(["--sites", str(fleet_copy), "--root", str(out), *command]) == 2
     err = capsys.readouterr().err
-    assert f"{ee}: tenants[1].gpu_quota: line 47, column 42: an integer of 5000 characters is too large" in err
+    assert f"{ee}: tenants[1].gpu_quota: line {line}, column 42: an integer of 5000 characters is too large" in err
     assert not out.exists(), "nothing may be written for an invalid spec"
 
 
