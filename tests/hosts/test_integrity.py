@@ -61,20 +61,28 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
         },
         {"packages": packages, "excluded": wanted, "timer": "enabled, active", "database": database},
     )
-    missing = [p for p in packages if p not in installed]
-    assert not missing, f"not installed: {', '.join(missing)}"
-    assert text is not None, f"{dropin} does not exist"
-    assert INCLUDED_NAME.match(dropin.rsplit("/", 1)[-1]), f"aide.conf does not read {dropin} (name not [a-zA-Z0-9_-]+)"
-    assert not not_excluded, f"{dropin} does not exclude {', '.join(not_excluded)}"
-    assert config_ok, "aide --config-check fails on /etc/aide/aide.conf"
-    assert (enabled, active) == ("enabled", "active"), f"{timer} is {enabled or 'unknown'} and {active or 'unknown'}"
+    problems = [f"not installed: {p}" for p in packages if p not in installed]
+    if text is None:
+        problems.append(f"{dropin} does not exist")
+    elif not_excluded:
+        problems.append(f"{dropin} does not exclude {', '.join(not_excluded)}")
+    if not INCLUDED_NAME.match(dropin.rsplit("/", 1)[-1]):
+        problems.append(f"aide.conf does not read {dropin} (its name is not [a-zA-Z0-9_-]+)")
+    if not config_ok:
+        problems.append("aide --config-check fails on /etc/aide/aide.conf")
+    if (enabled, active) != ("enabled", "active"):
+        problems.append(f"{timer} is {enabled or 'unknown'} and {active or 'unknown'} (want enabled and active)")
     state = build.get("ActiveState", "")
-    assert state not in ("activating", "active"), (
-        f"the AIDE database is still being built ({init_unit} running since "
-        f"{build.get('ExecMainStartTimestamp') or '?'}): a pending database is not a pass"
-    )
-    assert state != "failed" and build.get("Result", "success") == "success", (
-        f"the AIDE database build failed ({init_unit}: result {build.get('Result')}, "
-        f"exit status {build.get('ExecMainStatus')}; see /var/log/aide/aideinit.errors)"
-    )
-    assert has_database, f"no AIDE database at {database} ({init_unit} has not built it)"
+    if state in ("activating", "active"):
+        problems.append(
+            f"the AIDE database is still being built ({init_unit} running since "
+            f"{build.get('ExecMainStartTimestamp') or '?'}): a pending database is not a pass"
+        )
+    elif state == "failed" or build.get("Result", "success") != "success":
+        problems.append(
+            f"the AIDE database build failed ({init_unit}: result {build.get('Result')}, exit status "
+            f"{build.get('ExecMainStatus')}; see /var/log/aide/aideinit.errors)"
+        )
+    elif not has_database:
+        problems.append(f"no AIDE database at {database} ({init_unit} has not built it)")
+    assert not problems, "; ".join(problems)

@@ -15,6 +15,8 @@ every kind of drift below at once (they are independent), all inside the lab hos
     a mount's options gone (/var/tmp unmounted)     SK-FS-002
     a masked unit unmasked (ctrl-alt-del.target)    SK-SVC-004
     a cron entry and cron perms (cron.allow)        SK-SVC-003
+    the AIDE daily check timer disabled, the sitekit
+    AIDE drop-in removed                            SK-FIM-001
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aidebuild import DROPIN, TIMER
 from hardenlab import CC, HOSTS, REPO, Lab
 from labcopy import play_recap
 
@@ -58,6 +61,7 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
     ("mount options", "systemctl stop var-tmp.mount", {"SK-FS-002"}),
     ("masked unit unmasked", "systemctl unmask ctrl-alt-del.target", {"SK-SVC-004"}),
     ("cron entry and perms", "echo intruder >> /etc/cron.allow && chmod 0644 /etc/cron.allow", {"SK-SVC-003"}),
+    ("AIDE timer and drop-in", f"systemctl disable --now {TIMER} && rm {DROPIN}", {"SK-FIM-001"}),
 ]
 
 
