@@ -39,6 +39,7 @@ FAMILIES = {
     "BAN": "banners",
     "KEY": "keys",
     "MAC": "AppArmor",
+    "FIM": "file integrity",
 }
 """Control family (the area of a control ID) -> the name the page shows."""
 

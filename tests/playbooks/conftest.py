@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from aidebuild import describe, wait_for_build
 from hardenlab import CC, HOSTS, LOG_CONFIG, OCTET, TOOLS, Lab, fingerprint
 from labcopy import private_fleet
 
@@ -66,6 +67,10 @@ def harden_converged(harden_lab: Lab) -> dict[str, object]:
     t4 = time.monotonic()
     log_second = lab.playbook("-e", command, playbook="logging.yml")
     print(f"logging.yml: first converge {t4 - t3:.1f} s, re-run {time.monotonic() - t4:.1f} s")
+    # The converges started the AIDE database builds without waiting for them; verify needs them done.
+    aide = {h: wait_for_build(lambda c, h=h: lab.ssh(h, c)) for h in HOSTS}
+    for host, build in aide.items():
+        print(describe(host, build))
     return {
         "before": before,
         "after_check": after_check,
@@ -76,4 +81,5 @@ def harden_converged(harden_lab: Lab) -> dict[str, object]:
         "log_untouched": log_untouched,
         "log_first": log_first.stdout,
         "log_second": log_second.stdout,
+        "aide": aide,
     }

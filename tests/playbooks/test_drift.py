@@ -19,6 +19,8 @@ every kind of drift below at once (they are independent), all inside the lab hos
     root let in on tty1, pam_securetty line gone    SK-AUTH-005
     logrotate back to weekly                        SK-LOG-006
     root's mail alias pointed elsewhere             SK-LOG-007
+    the AIDE daily check timer disabled, the sitekit
+    AIDE drop-in removed                            SK-FIM-001
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -35,6 +37,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aidebuild import DROPIN, TIMER
 from hardenlab import CC, HOSTS, REPO, Lab
 from labcopy import play_recap
 
@@ -74,6 +77,7 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
     ),
     ("logrotate back to weekly", "sed -i 's/^daily$/weekly/' /etc/logrotate.conf", {"SK-LOG-006"}),
     ("root alias changed", "sed -i 's/^root:.*/root: someone@elsewhere.example/' /etc/aliases", {"SK-LOG-007"}),
+    ("AIDE timer and drop-in", f"systemctl disable --now {TIMER} && rm {DROPIN}", {"SK-FIM-001"}),
 ]
 
 

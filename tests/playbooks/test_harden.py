@@ -16,6 +16,9 @@ the country, so a copy keeps this test clear of anyone's ee lab or the keys test
 - runs the firewall role with SSH sources that exclude the controller: the preflight refuses to start;
 - simulates a converge interrupted after an sshd change was armed but before it was confirmed: the
   next run rolls the unconfirmed change back, converges, and a third run reports changed=0.
+- the AIDE database: the converges started its build on every host without waiting for it (the session
+  fixture waits before verify, and prints how long each build took); with the database gone, a converge
+  of SK-FIM-001 returns while the build it started still runs, a second one leaves that build alone.
 
 Times of the first converge and of the idempotent re-run are printed (run with -s to see them).
 """
@@ -26,8 +29,9 @@ import json
 from pathlib import Path
 
 import pytest
+from aidebuild import DATABASE, describe, unit_state, wait_for_build
 from hardenlab import CC, HOSTS, OPERATOR_ADDR, OPERATOR_NET, REPO, Lab
-from labcopy import play_recap
+from labcopy import changed_tasks, play_recap
 
 from sitekit.controls import load_controls
 
@@ -164,3 +168,28 @@ def test_interrupted_converge_converges_on_rerun(lab: Lab, converged: dict[str, 
     again = lab.playbook("-l", host)
     assert play_recap(again.stdout)[host]["changed"] == 0, again.stdout[-3000:]
     _assert_fresh_login(lab, host)
+
+
+def test_converge_built_the_aide_database_on_every_host(converged: dict[str, object]) -> None:
+    builds = converged["aide"]
+    assert isinstance(builds, dict) and set(builds) == set(HOSTS)
+    for host, build in builds.items():
+        assert (build.state, build.result) == ("inactive", "success"), describe(host, build)
+        assert build.seconds is not None, describe(host, build)
+
+
+def test_aide_build_runs_out_of_band(lab: Lab, converged: dict[str, object]) -> None:
+    """The converge starts the build and returns while it runs; a converge meanwhile starts nothing."""
+    host = HOSTS[2]
+    assert lab.ssh(host, f"sudo rm {DATABASE}").returncode == 0
+    started = lab.playbook("-l", host, "--tags", "SK-FIM-001")
+    state = unit_state(lambda c: lab.ssh(host, c))
+    changed = changed_tasks(started.stdout)
+    assert any("Start the first database build" in t for t in changed), started.stdout[-3000:]
+    assert state == "activating", f"the converge returned with the build {state}: it waited for it"
+    during = lab.playbook("-l", host, "--tags", "SK-FIM-001")
+    assert play_recap(during.stdout)[host]["changed"] == 0, during.stdout[-3000:]
+    build = wait_for_build(lambda c: lab.ssh(host, c))
+    print("\n" + describe(host, build))
+    assert (build.state, build.result) == ("inactive", "success"), describe(host, build)
+    assert lab.ssh(host, f"sudo test -s {DATABASE}").returncode == 0

@@ -6,7 +6,8 @@ are skipped there with the reason. This test boots one GPU worker of a private c
 
 - converges `harden.yml` on it (auditd and its rules from the lab's in-country mirror, global sysctls,
   chrony against the NTP server the lab serves at the spec's address);
-- runs `sitekit verify` and expects every control to pass, the vm-tier ones included; the only skips
+- waits for the AIDE database build the converge started and did not wait for (aidebuild.py), then
+  runs `sitekit verify` and expects every control to pass, the vm-tier ones included; the only skips
   allowed are those with a stated reason that cannot hold on this host (the lab VM has no boot loader,
   so GRUB kernel arguments never take effect there);
 - injects kernel-wide drift (a blocked module loaded past the blocklist, a global runtime sysctl), expects
@@ -33,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aidebuild import describe, wait_for_build
 from labcopy import changed_tasks, play_recap, private_fleet
 
 from sitekit.controls import load_controls
@@ -151,6 +153,9 @@ def test_vm_tier_controls_pass(
     vm_lab: VmLab, converged: dict[str, str], model_volume: dict[str, str], tmp_path: Path
 ) -> None:
     assert play_recap(converged["first"])[HOST]["failed"] == 0
+    # The converge started the AIDE database build without waiting for it; SK-FIM-001 fails until it is done.
+    build = wait_for_build(vm_lab.ssh)
+    print("\n" + describe(HOST, build))
     out = tmp_path / "evidence"
     proc = vm_lab.sitekit(
         "verify", CC, "--lab", "--out", str(out), "--tests", str(REPO / "tests" / "hosts"), check=False
