@@ -15,7 +15,10 @@ the country, so a copy keeps this test clear of anyone's ee lab or the keys test
   fails, the guard restores the previous ruleset, the play fails, a fresh SSH login works;
 - runs the firewall role with SSH sources that exclude the controller: the preflight refuses to start;
 - simulates a converge interrupted after an sshd change was armed but before it was confirmed: the
-  next run rolls the unconfirmed change back, converges, and a third run reports changed=0.
+  next run rolls the unconfirmed change back, converges, and a third run reports changed=0;
+- restricts sudo to a group the connecting account would not be in: refused before anything changes;
+- makes sudo's fresh-login proof fail after a sudo mode change: the guard puts back sudo's mode and the
+  statoverride database as they were, and the next run restores root:sudogrp 4110.
 
 Times of the first converge and of the idempotent re-run are printed (run with -s to see them).
 """
@@ -163,4 +166,49 @@ def test_interrupted_converge_converges_on_rerun(lab: Lab, converged: dict[str, 
     assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/ssh && echo pending").stdout.strip() == ""
     again = lab.playbook("-l", host)
     assert play_recap(again.stdout)[host]["changed"] == 0, again.stdout[-3000:]
+    _assert_fresh_login(lab, host)
+
+
+SUDO_STATE = "stat -c '%a %U %G' /usr/bin/sudo; sudo dpkg-statoverride --list /usr/bin/sudo; getent group sk-lockout"
+
+
+def test_sudo_group_without_the_connecting_account_is_refused(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    before = lab.ssh(host, SUDO_STATE).stdout
+    assert "4110 root sudogrp" in before and "root sudogrp 4110 /usr/bin/sudo" in before, before
+    run = lab.playbook(
+        "-l",
+        host,
+        "--tags",
+        "baseline_sudo",
+        "-e",
+        '{"baseline_sudo_group": "sk-lockout", "baseline_sudo_members": []}',
+        expect_ok=False,
+    )
+    assert run.returncode != 0
+    words = " ".join(run.stdout.split())  # the callback wraps long messages
+    assert "would remove its own sudo" in words and "Nothing was changed" in words, run.stdout[-3000:]
+    assert play_recap(run.stdout)[host]["changed"] == 0
+    assert lab.ssh(host, SUDO_STATE).stdout == before  # no sk-lockout group, sudo untouched
+    _assert_fresh_login(lab, host)
+
+
+def test_sudo_change_whose_fresh_login_fails_is_rolled_back(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    drift = lab.ssh(host, "sudo sh -c 'dpkg-statoverride --remove /usr/bin/sudo && chmod 4755 /usr/bin/sudo'")
+    assert drift.returncode == 0, drift.stderr
+    before = lab.ssh(host, SUDO_STATE).stdout
+    assert before.split()[:3] == ["4755", "root", "sudogrp"] and "/usr/bin/sudo" not in before, before
+    run = lab.playbook(
+        "-l", host, "--tags", "baseline_sudo", "-e", '{"guarded_change_probe_command": "false"}', expect_ok=False
+    )
+    assert run.returncode != 0
+    assert "was rolled back" in run.stdout and "Register root:group" in run.stdout, run.stdout[-3000:]
+    assert lab.ssh(host, SUDO_STATE).stdout == before  # mode and (no) statoverride as before the change
+    assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/sudo && echo pending").stdout.strip() == ""
+    _assert_fresh_login(lab, host)
+    repair = lab.playbook("-l", host, "--tags", "baseline_sudo")
+    assert play_recap(repair.stdout)[host]["changed"] > 0
+    after = lab.ssh(host, SUDO_STATE).stdout
+    assert "4110 root sudogrp" in after and "root sudogrp 4110 /usr/bin/sudo" in after, after
     _assert_fresh_login(lab, host)
