@@ -61,7 +61,15 @@ class Expectations:
     def _setup(self) -> Any:
         if self._templar is None:
             from ansible.parsing.dataloader import DataLoader  # type: ignore[import-untyped]
+            from ansible.plugins.loader import init_plugin_loader  # type: ignore[import-untyped]
             from ansible.template import Templar
+            from ansible.utils.collection_loader import AnsibleCollectionConfig  # type: ignore[import-untyped]
+
+            # Lookups in the defaults (the connecting account's `lookup('ansible.builtin.env', 'USER')`)
+            # need Ansible's plugin loader, which only its own CLIs set up; verify runs on the controller,
+            # as the play does, so the lookups see what the play would.
+            if AnsibleCollectionConfig.collection_finder is None:
+                init_plugin_loader()
 
             loader = DataLoader()
             defaults: dict[str, Any] = {}

@@ -260,6 +260,60 @@ def test_sk_auth_005(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert not terminals, f"/etc/securetty lists terminals root may log in on: {terminals}"
     assert want_pam, "baseline_securetty_pam is false: nothing reads /etc/securetty, root's console login is open"
     assert stack, "pam_securetty is not in /etc/pam.d/login: the empty /etc/securetty restricts nothing"
+def _group_members(groups: str, passwd: str) -> dict[str, set[str]]:
+    """Group name -> its members (listed in the group, or having it as primary group), from getent output."""
+    by_gid: dict[str, str] = {}
+    out: dict[str, set[str]] = {}
+    for line in groups.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4:
+            by_gid[parts[2]] = parts[0]
+            out[parts[0]] = {m for m in parts[3].split(",") if m}
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[3] in by_gid:
+            out[by_gid[parts[3]]].add(parts[0])
+    return out
+
+
+def test_sk_auth_006(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    group = str(expect.get("baseline_sudo_group"))
+    binary = str(expect.get("baseline_sudo_binary"))
+    want_mode = format(int(str(expect.get("baseline_sudo_mode")), 8), "o")
+    connecting = str(expect.get("baseline_connecting_user"))
+    passwd = probe.out("getent passwd")
+    accounts = {line.split(":")[0] for line in passwd.splitlines() if ":" in line}
+    members = _group_members(probe.out("getent group"), passwd)
+    keep = {m for g in as_list(expect.get("baseline_sudo_keep_groups")) for m in members.get(g, set())}
+    # every listed account that exists here, and the connecting one always (root needs no group)
+    wanted = (set(as_list(expect.get("baseline_sudo_members"))) | keep) & accounts
+    wanted |= {connecting} - {"root", ""}
+    live = probe.cmd(f"stat -c '%a %U %G' {binary}").stdout.split()
+    override = [line.split() for line in probe.out("dpkg-statoverride --list").splitlines()]
+    registered = [o[:3] for o in override if len(o) == 4 and o[3] == binary]
+    seen_members = sorted(members.get(group, set()))
+    observe(
+        {
+            "group": group if group in members else None,
+            "members": seen_members,
+            "binary": " ".join(live),
+            "statoverride": [" ".join(r) for r in registered],
+        },
+        {
+            "members include": sorted(wanted),
+            "binary": f"{want_mode} root {group}",
+            "statoverride": f"root {group} {want_mode}",
+        },
+    )
+    assert group in members, f"the sudo group {group} does not exist"
+    missing = sorted(wanted - members[group])
+    assert not missing, f"not in {group} (they would lose sudo): {', '.join(missing)}"
+    assert len(live) == 3, f"{binary} not found"
+    assert live == [want_mode, "root", group], f"{binary} is {' '.join(live)}, want {want_mode} root {group}"
+    assert len(registered) == 1 and registered[0][1:] == [group, want_mode] and registered[0][0] in ("root", "0"), (
+        f"dpkg-statoverride for {binary}: {registered or 'none'} (want root {group} {want_mode}; "
+        "without it a sudo upgrade resets the mode)"
+    )
 
 
 def test_sk_pam_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:

@@ -32,6 +32,8 @@ WATCHED = (
     "/etc/login.defs",
     "/etc/fstab",
     "/etc/apt/sources.list.d/sitekit-lab.sources",
+    "/etc/group",
+    "/var/lib/dpkg/statoverride",
 )
 
 
@@ -99,6 +101,9 @@ class Lab:
 
 def fingerprint(lab: Lab, host: str) -> str:
     files = " ".join(WATCHED)
-    out = lab.ssh(host, f"sudo sh -c 'sha256sum {files} 2>&1; findmnt -no OPTIONS /tmp; nft list ruleset | sha256sum'")
+    sudo = 'stat -c "%a %U %G" /usr/bin/sudo'
+    out = lab.ssh(
+        host, f"sudo sh -c 'sha256sum {files} 2>&1; {sudo}; findmnt -no OPTIONS /tmp; nft list ruleset | sha256sum'"
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout

@@ -21,6 +21,7 @@ every kind of drift below at once (they are independent), all inside the lab hos
     root's mail alias pointed elsewhere             SK-LOG-007
     the AIDE daily check timer disabled, the sitekit
     AIDE drop-in removed                            SK-FIM-001
+    sudo's mode and its statoverride (4755, none)   SK-AUTH-006
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -78,6 +79,12 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
     ("logrotate back to weekly", "sed -i 's/^daily$/weekly/' /etc/logrotate.conf", {"SK-LOG-006"}),
     ("root alias changed", "sed -i 's/^root:.*/root: someone@elsewhere.example/' /etc/aliases", {"SK-LOG-007"}),
     ("AIDE timer and drop-in", f"systemctl disable --now {TIMER} && rm {DROPIN}", {"SK-FIM-001"}),
+    # chmod, never chgrp: chgrp clears the setuid bit and no later command here could use sudo
+    (
+        "sudo mode and statoverride",
+        "dpkg-statoverride --remove /usr/bin/sudo && chmod 4755 /usr/bin/sudo",
+        {"SK-AUTH-006"},
+    ),
 ]
 
 
@@ -135,6 +142,7 @@ def drift(
         "again": again.stdout,
         "nft": _root(lab, "nft list ruleset").stdout,
         "dropins": _root(lab, "ls -A /etc/ssh/sshd_config.d").stdout.split(),
+        "sudo": _root(lab, "stat -c '%a %U %G' /usr/bin/sudo; dpkg-statoverride --list /usr/bin/sudo").stdout,
         "quarantine": _root(
             lab, "stat -c '%a %n' /var/lib/sitekit/quarantine/sshd_config.d /var/lib/sitekit/quarantine/sshd_config.d/*"
         ).stdout,
@@ -162,6 +170,13 @@ def test_firewall_failure_names_the_extra_paths(drift: dict[str, object]) -> Non
     assert "2222" in row and "3333" in row and "sk_drift" in row, row[:2000]
 
 
+def test_sudo_failure_names_the_mode_and_the_missing_statoverride(drift: dict[str, object]) -> None:
+    drifted = drift["drifted"]
+    assert isinstance(drifted, dict)
+    row = json.dumps(drifted["SK-AUTH-006"])
+    assert "4755" in row and "statoverride" in row, row[:2000]
+
+
 def test_check_mode_reports_drift_and_changes_nothing(drift: dict[str, object]) -> None:
     check = str(drift["check"])
     assert play_recap(check)[HOST]["changed"] > 0, check[-3000:]
@@ -180,6 +195,7 @@ def test_one_converge_repairs_everything(drift: dict[str, object]) -> None:
     nft = str(drift["nft"])
     assert "2222" not in nft and "sk_drift" not in nft and "policy accept" not in nft, nft
     assert drift["dropins"] == ["10-sitekit-hardening.conf"]
+    assert str(drift["sudo"]).split() == ["4110", "root", "sudogrp", "root", "sudogrp", "4110", "/usr/bin/sudo"]
     quarantine = str(drift["quarantine"])
     assert "700 /var/lib/sitekit/quarantine/sshd_config.d\n" in quarantine, quarantine
     assert "600 /var/lib/sitekit/quarantine/sshd_config.d/00-drift.conf." in quarantine, quarantine

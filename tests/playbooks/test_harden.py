@@ -19,6 +19,10 @@ the country, so a copy keeps this test clear of anyone's ee lab or the keys test
 - the AIDE database: the converges started its build on every host without waiting for it (the session
   fixture waits before verify, and prints how long each build took); with the database gone, a converge
   of SK-FIM-001 returns while the build it started still runs, a second one leaves that build alone.
+  next run rolls the unconfirmed change back, converges, and a third run reports changed=0;
+- restricts sudo to a group the connecting account would not be in: refused before anything changes;
+- makes sudo's fresh-login proof fail after a sudo mode change: the guard puts back sudo's mode and the
+  statoverride database as they were, and the next run restores root:sudogrp 4110.
 
 Times of the first converge and of the idempotent re-run are printed (run with -s to see them).
 """
@@ -193,3 +197,46 @@ def test_aide_build_runs_out_of_band(lab: Lab, converged: dict[str, object]) -> 
     print("\n" + describe(host, build))
     assert (build.state, build.result) == ("inactive", "success"), describe(host, build)
     assert lab.ssh(host, f"sudo test -s {DATABASE}").returncode == 0
+SUDO_STATE = "stat -c '%a %U %G' /usr/bin/sudo; sudo dpkg-statoverride --list /usr/bin/sudo; getent group sk-lockout"
+
+
+def test_sudo_group_without_the_connecting_account_is_refused(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    before = lab.ssh(host, SUDO_STATE).stdout
+    assert "4110 root sudogrp" in before and "root sudogrp 4110 /usr/bin/sudo" in before, before
+    run = lab.playbook(
+        "-l",
+        host,
+        "--tags",
+        "baseline_sudo",
+        "-e",
+        '{"baseline_sudo_group": "sk-lockout", "baseline_sudo_members": []}',
+        expect_ok=False,
+    )
+    assert run.returncode != 0
+    words = " ".join(run.stdout.split())  # the callback wraps long messages
+    assert "would remove its own sudo" in words and "Nothing was changed" in words, run.stdout[-3000:]
+    assert play_recap(run.stdout)[host]["changed"] == 0
+    assert lab.ssh(host, SUDO_STATE).stdout == before  # no sk-lockout group, sudo untouched
+    _assert_fresh_login(lab, host)
+
+
+def test_sudo_change_whose_fresh_login_fails_is_rolled_back(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    drift = lab.ssh(host, "sudo sh -c 'dpkg-statoverride --remove /usr/bin/sudo && chmod 4755 /usr/bin/sudo'")
+    assert drift.returncode == 0, drift.stderr
+    before = lab.ssh(host, SUDO_STATE).stdout
+    assert before.split()[:3] == ["4755", "root", "sudogrp"] and "/usr/bin/sudo" not in before, before
+    run = lab.playbook(
+        "-l", host, "--tags", "baseline_sudo", "-e", '{"guarded_change_probe_command": "false"}', expect_ok=False
+    )
+    assert run.returncode != 0
+    assert "was rolled back" in run.stdout and "Register root:group" in run.stdout, run.stdout[-3000:]
+    assert lab.ssh(host, SUDO_STATE).stdout == before  # mode and (no) statoverride as before the change
+    assert lab.ssh(host, "sudo test -e /var/lib/sitekit/guard/sudo && echo pending").stdout.strip() == ""
+    _assert_fresh_login(lab, host)
+    repair = lab.playbook("-l", host, "--tags", "baseline_sudo")
+    assert play_recap(repair.stdout)[host]["changed"] > 0
+    after = lab.ssh(host, SUDO_STATE).stdout
+    assert "4110 root sudogrp" in after and "root sudogrp 4110 /usr/bin/sudo" in after, after
+    _assert_fresh_login(lab, host)
