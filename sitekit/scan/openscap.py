@@ -271,15 +271,24 @@ def load_accepted(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def explain(
-    rule: str, tier: str, accepted: dict[str, dict[str, Any]], tailored: frozenset[str] = frozenset()
+    rule: str,
+    tier: str,
+    accepted: dict[str, dict[str, Any]],
+    tailored: frozenset[str] = frozenset(),
+    duties: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The accepted reason for a failing rule on a host of `tier`, or an empty reason. An entry whose
-    `unless_tailored` value this scan tailored (`tailored`: value ids) no longer explains the failure."""
+    `unless_tailored` value this scan tailored (`tailored`: value ids) no longer explains the failure; an
+    entry with `duties` explains it only on a host that has one of them (`duties`: the host's, see
+    host_duties)."""
     entry = accepted.get(rule)
     if not entry:
         return {"kind": "", "reason": ""}
     tiers = entry.get("tiers")
     if tiers and tier not in tiers:
+        return {"kind": "", "reason": ""}
+    wanted = entry.get("duties")
+    if wanted and not set(wanted) & duties:
         return {"kind": "", "reason": ""}
     if entry.get("unless_tailored") and str(entry["unless_tailored"]) in tailored:
         return {"kind": "", "reason": ""}
@@ -288,6 +297,14 @@ def explain(
         "reason": str(entry.get("reason", "")),
         "control": entry.get("control"),
     }
+
+
+def host_duties(host: str, variables: dict[str, Any]) -> frozenset[str]:
+    """The site duties a host has that change which settings apply to it: `log_collector` for the host the
+    spec names as the country's log collector (it receives the others' logs and forwards to no one)."""
+    collector = variables.get("sitekit_log_collector")
+    named = collector.get("name") if isinstance(collector, dict) else None
+    return frozenset({"log_collector"} if named == host else ())
 
 
 def summarise(
@@ -300,6 +317,7 @@ def summarise(
     started: str,
     duration: float,
     tailored: list[dict[str, Any]] | None = None,
+    duties: frozenset[str] = frozenset(),
 ) -> ScanResult:
     results, score = parse_results(results_path)
     counts = {k: 0 for k in COUNTED}
@@ -310,7 +328,7 @@ def summarise(
     titles = rule_titles(datastream, set(failing))
     values = frozenset(str(v.get("value")) for v in tailored or [])
     failures = [
-        {"rule": r, "result": results[r], "title": titles.get(r, ""), **explain(r, tier, accepted, values)}
+        {"rule": r, "result": results[r], "title": titles.get(r, ""), **explain(r, tier, accepted, values, duties)}
         for r in failing
     ]
     return ScanResult(
@@ -355,6 +373,7 @@ def scan_inventory(
         started,
         round(time.monotonic() - t0, 1),
         tailored,
+        host_duties(target.name, target.variables),
     )
     (out_dir / f"{target.name}.openscap.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result

@@ -42,7 +42,9 @@ def test_accepted_openscap_failures_name_catalogued_controls() -> None:
     by_id = controls_by_id()
     for rule, entry in openscap.load_accepted().items():
         assert entry.get("reason"), f"{rule}: no reason"
-        assert entry.get("kind") in ("deviation", "tier", "plan", "content"), f"{rule}: kind {entry.get('kind')}"
+        kinds = ("deviation", "tier", "plan", "content", "duty")
+        assert entry.get("kind") in kinds, f"{rule}: kind {entry.get('kind')}"
+        assert (entry["kind"] == "duty") == bool(entry.get("duties")), f"{rule}: a duty entry names its duties"
         if entry["kind"] == "deviation":
             control = by_id.get(str(entry.get("control")))
             assert control is not None and control.deviation is not None, f"{rule}: not a catalogued deviation"
@@ -59,3 +61,19 @@ def test_content_fetch_uses_its_own_apt_folders_only(tmp_path: Path) -> None:
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
     )
     assert machine_mirror(etc) == "http://mirror.example/debian"
+
+
+def test_a_duty_reason_holds_only_on_a_host_with_that_duty() -> None:
+    accepted = {"rsyslog_remote_loghost": {"kind": "duty", "duties": ["log_collector"], "reason": "receives"}}
+    on_collector = openscap.explain("rsyslog_remote_loghost", "vm", accepted, duties=frozenset({"log_collector"}))
+    assert on_collector["kind"] == "duty" and on_collector["reason"] == "receives"
+    elsewhere = openscap.explain("rsyslog_remote_loghost", "vm", accepted)
+    assert elsewhere == {"kind": "", "reason": ""}
+
+
+def test_host_duties_name_the_spec_s_log_collector_only() -> None:
+    collector = {"sitekit_log_collector": {"name": "ee-cp-1", "address": "10.20.0.10", "port": 6514}}
+    assert openscap.host_duties("ee-cp-1", collector) == frozenset({"log_collector"})
+    assert openscap.host_duties("ee-gpu-1", collector) == frozenset()
+    assert openscap.host_duties("ee-cp-1", {}) == frozenset()
+    assert openscap.host_duties("ee-cp-1", {"sitekit_log_collector": "ee-cp-1"}) == frozenset()
