@@ -257,3 +257,6 @@ def test_sk_pam_002(probe: Any, expect: Any, observe: Any, control: Any) -> None
     assert int(conf.get("minlen", "0")) >= want_len
     assert int(conf.get("minclass", "0")) >= want_class
     assert "enforce_for_root" in conf or "enforce_for_root" in stack, "not enforced for root"
+    if conf.get("dictcheck", "1") != "0":  # without its dictionary, pwquality refuses every password
+        words = probe.cmd("test -s /var/cache/cracklib/cracklib_dict.pwd && echo present").stdout.strip()
+        assert words == "present", "dictcheck is on but the cracklib dictionary is missing (cracklib-runtime)"
