@@ -15,6 +15,7 @@ every kind of drift below at once (they are independent), all inside the lab hos
     a mount's options gone (/var/tmp unmounted)     SK-FS-002
     a masked unit unmasked (ctrl-alt-del.target)    SK-SVC-004
     a cron entry and cron perms (cron.allow)        SK-SVC-003
+    pam_pwhistory's line gone from common-password  SK-PAM-003
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -58,6 +59,7 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
     ("mount options", "systemctl stop var-tmp.mount", {"SK-FS-002"}),
     ("masked unit unmasked", "systemctl unmask ctrl-alt-del.target", {"SK-SVC-004"}),
     ("cron entry and perms", "echo intruder >> /etc/cron.allow && chmod 0644 /etc/cron.allow", {"SK-SVC-003"}),
+    ("password history line removed", "sed -i '/pam_pwhistory/d' /etc/pam.d/common-password", {"SK-PAM-003"}),
 ]
 
 
