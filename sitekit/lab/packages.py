@@ -62,6 +62,7 @@ MIRROR_PACKAGES: tuple[str, ...] = (
     "opensc",  # pkcs11-tool
     "p11-kit",
     "libpam-pwquality",  # password quality
+    "cracklib-runtime",  # the dictionary of pam_pwquality's dictcheck (without it every password is refused)
     "cryptsetup",  # LUKS (VM tier)
     "cryptsetup-bin",
     "tpm2-tools",  # TPM checks against swtpm (VM tier)

@@ -354,3 +354,32 @@ def test_sk_pam_002(probe: Any, expect: Any, observe: Any, control: Any) -> None
     assert int(conf.get("minlen", "0")) >= want_len
     assert int(conf.get("minclass", "0")) >= want_class
     assert "enforce_for_root" in conf or "enforce_for_root" in stack, "not enforced for root"
+    if conf.get("dictcheck", "1") != "0":  # without its dictionary, pwquality refuses every password
+        words = probe.cmd("test -s /var/cache/cracklib/cracklib_dict.pwd && echo present").stdout.strip()
+        assert words == "present", "dictcheck is on but the cracklib dictionary is missing (cracklib-runtime)"
+
+
+def test_sk_pam_003(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    lines = probe.cmd("grep -hE '^[[:space:]]*password[[:space:]]' /etc/pam.d/common-password 2>/dev/null").stdout
+    # (control, module, arguments); a control may be a bracketed list with spaces ([success=1 default=ignore])
+    stack = [
+        (m.group(1), m.group(2), m.group(3).split())
+        for m in re.finditer(r"^\s*password\s+(\[[^\]]*\]|\S+)\s+(\S+)(.*)$", lines, re.M)
+    ]
+    want = int(expect.get("baseline_pwhistory_remember"))
+    modules = [module for _, module, _ in stack]
+    history = [(ctl, args) for ctl, module, args in stack if module == "pam_pwhistory.so"]
+    observe(
+        {"password stack": [" ".join([ctl, module, *args]) for ctl, module, args in stack]},
+        {"pam_pwhistory": f"requisite, remember>={want}, enforce_for_root, before pam_unix"},
+    )
+    assert len(history) == 1, f"{len(history)} pam_pwhistory lines in common-password, want 1"
+    ctl, args = history[0]
+    remember = [int(a.split("=", 1)[1]) for a in args if re.fullmatch(r"remember=\d+", a)]
+    # requisite: a refused password ends the stack there, before pam_unix can store it
+    assert ctl == "requisite", f"pam_pwhistory is {ctl}, want requisite"
+    assert remember and remember[-1] >= want, f"remember={remember}, want >= {want}"
+    assert "enforce_for_root" in args, "password history not enforced for root"
+    assert "pam_unix.so" in modules and modules.index("pam_pwhistory.so") < modules.index("pam_unix.so"), (
+        "pam_pwhistory does not come before pam_unix"
+    )

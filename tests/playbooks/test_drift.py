@@ -22,6 +22,7 @@ every kind of drift below at once (they are independent), all inside the lab hos
     the AIDE daily check timer disabled, the sitekit
     AIDE drop-in removed                            SK-FIM-001
     sudo's mode and its statoverride (4755, none)   SK-AUTH-006
+    pam_pwhistory's line gone from common-password  SK-PAM-003
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -85,6 +86,7 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
         "dpkg-statoverride --remove /usr/bin/sudo && chmod 4755 /usr/bin/sudo",
         {"SK-AUTH-006"},
     ),
+    ("password history line removed", "sed -i '/pam_pwhistory/d' /etc/pam.d/common-password", {"SK-PAM-003"}),
 ]
 
 
