@@ -48,8 +48,9 @@ print("exit", os.waitstatus_to_exitcode(status))
 
 
 def _password() -> str:
-    """A fresh password of all four classes, 24 characters: only the history can refuse it."""
-    return "Aa1%" + secrets.token_hex(10)
+    """A fresh password of all four classes, 31 characters from a 64-symbol alphabet: only the history can
+    refuse it (hex digits alone are sometimes too few distinct characters for cracklib's "systematic" check)."""
+    return "Aa1%" + secrets.token_urlsafe(20)
 
 
 def _root(lab: Lab, command: str) -> str:
