@@ -16,7 +16,8 @@ are skipped there with the reason. This test boots one GPU worker of a private c
 - creates the site's keys in a SoftHSM2 token and converges the keys role's model volume (tag keys_luks):
   LUKS2 on the VM's empty data disk, a key slot sealed to its swtpm TPM, the recovery key escrowed on the
   controller first; then proves the recovery key opens it, the TPM alone reopens it, a re-run changes
-  nothing, the key never shows in the output, and a device that holds data is refused untouched.
+  nothing, the key never shows in the output, and a device that holds data is refused untouched;
+- gives the VM its SSH host certificate (keys_ssh) and audits its sshd with ssh-audit: no fail, no warn.
 
 Slow under software emulation (several minutes per converge): marked `vm`, so `SITEKIT_FAST=1` skips it.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 import pytest
 from aidebuild import describe, wait_for_build
 from labcopy import changed_tasks, play_recap, private_fleet
+from sshaudit import audit, judge
 
 from sitekit.controls import load_controls
 
@@ -256,3 +258,13 @@ def test_model_volume_refuses_a_device_that_holds_data(vm_lab: VmLab, model_volu
     assert "holds data (TYPE=ext4): refusing to format it, nothing was changed" in " ".join(refused.stdout.split())
     assert play_recap(refused.stdout)[HOST]["changed"] == 0
     assert vm_lab.ssh("sudo blkid -p -o value -s UUID /dev/vda").stdout == before
+
+
+def test_ssh_audit_finds_no_failure_and_no_warning_on_the_vm(vm_lab: VmLab, model_volume: dict[str, str]) -> None:
+    """The VM's sshd with the country's host certificate (keys.yml --tags keys_ssh), judged by ssh-audit as
+    on the container tier (sshaudit.py): no fail or warn note, post-quantum hybrid first, Ed25519 CA."""
+    t0 = time.monotonic()
+    vm_lab.playbook("keys.yml", "--tags", "keys_ssh")
+    print(f"\nkeys.yml --tags keys_ssh on one VM-tier host: {time.monotonic() - t0:.1f} s")
+    rc, report = audit(vm_lab.state / "lab" / CC / "ssh_config", HOST)
+    judge(HOST, rc, report)
