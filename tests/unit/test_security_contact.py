@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from spec_edits import problems
 
 from sitekit.render.inventory import all_vars
-from sitekit.spec import SpecError, load_fleet
+from sitekit.spec import load_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = "  security_contact: security@ee.sovereign.example"
@@ -21,12 +22,6 @@ def _set_contact(folder: Path, value: str) -> None:
     text = path.read_text()
     assert LINE in text
     path.write_text(text.replace(LINE, f"  security_contact: {json.dumps(value)}", 1))
-
-
-def _problems(folder: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_fleet(folder)
-    return [str(issue) for issue in info.value.issues]
 
 
 def test_demo_contacts_render_into_the_inventory_and_cl_names_none() -> None:
@@ -73,14 +68,14 @@ def test_plain_addresses_are_accepted(fleet_copy: Path, value: str) -> None:
 )
 def test_bad_addresses_name_the_file_and_the_field(fleet_copy: Path, value: str) -> None:
     _set_contact(fleet_copy, value)
-    found = _problems(fleet_copy)
+    found = problems(fleet_copy)
     assert any("ee.yaml: identity.security_contact: " in p and "is not an e-mail address" in p for p in found), found
 
 
 def test_a_non_string_contact_is_refused(fleet_copy: Path) -> None:
     path = fleet_copy / "ee.yaml"
     path.write_text(path.read_text().replace(LINE, "  security_contact: [a@ee.example]"))
-    found = _problems(fleet_copy)
+    found = problems(fleet_copy)
     assert any("ee.yaml: identity.security_contact: " in p for p in found), found
 
 

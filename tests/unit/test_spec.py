@@ -7,25 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from spec_edits import edit, problems
 
-from sitekit.spec import SpecError, load_fleet
+from sitekit.spec import load_fleet
 from sitekit.spec.merge import merge
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def edit(folder: Path, name: str, old: str, new: str) -> None:
-    """Replace one exact snippet in a site file (fails loudly if the snippet is absent)."""
-    path = folder / name
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {name}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def problems(folder: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_fleet(folder)
-    return [str(issue) for issue in info.value.issues]
 
 
 def test_demo_fleet_is_valid() -> None:
@@ -351,6 +338,8 @@ def test_render_keeps_the_keys_pulumi_stack_init_adds(tmp_path: Path) -> None:
     existing.write_text("config: {}\nencryptionsalt: v1:abc:def\nsecretsprovider: passphrase\n")
     assert carry_pulumi_keys("config: {}\n", existing) == "config: {}\nencryptionsalt: v1:abc:def\n"
     assert carry_pulumi_keys("x\n", tmp_path / "missing.yaml") == "x\n"
+
+
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
     """`a: &a [x, ...]`, `b: &b [*a, ...]`, ...: `width ** levels` values once expanded ("billion laughs")."""
     names = "abcdefghijklmnopqrstuvwxyz"[:levels]

@@ -6,24 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from spec_edits import edit, problems
 
 from sitekit.render.inventory import all_vars
-from sitekit.spec import SpecError, load_fleet
+from sitekit.spec import load_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _edit(folder: Path, name: str, old: str, new: str) -> None:
-    path = folder / name
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {name}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def _problems(folder: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_fleet(folder)
-    return [str(issue) for issue in info.value.issues]
 
 
 def test_demo_countries_name_their_collector_and_the_default_port() -> None:
@@ -37,8 +25,8 @@ def test_demo_countries_name_their_collector_and_the_default_port() -> None:
 
 
 def test_a_collector_that_is_not_a_host_of_the_site_is_refused(fleet_copy: Path) -> None:
-    _edit(fleet_copy, "ee.yaml", "collector: ee-cp-1", "collector: ke-cp-1")
-    found = _problems(fleet_copy)
+    edit(fleet_copy, "ee.yaml", "collector: ee-cp-1", "collector: ke-cp-1")
+    found = problems(fleet_copy)
     assert any(
         p.endswith(
             "ee.yaml: logging.collector: 'ke-cp-1' is not a host of this site (hosts: ee-cp-1, ee-gpu-1,"
@@ -56,8 +44,8 @@ def test_a_collector_outside_the_country_ranges_is_refused(fleet_copy: Path) -> 
         ("10.20.0.21", "10.99.0.21"),
         ("10.20.0.22", "10.99.0.22"),
     ):
-        _edit(fleet_copy, "ee.yaml", old, new)
-    found = _problems(fleet_copy)
+        edit(fleet_copy, "ee.yaml", old, new)
+    found = problems(fleet_copy)
     assert any(
         "ee.yaml: logging.collector: collector ee-cp-1 has address 10.99.0.11, outside the country's address"
         " ranges (10.20.0.0/16): logs must stay in the country" in p
@@ -74,19 +62,19 @@ def test_a_collector_outside_the_country_ranges_is_refused(fleet_copy: Path) -> 
     ],
 )
 def test_bad_logging_fields_name_file_and_field(fleet_copy: Path, snippet: str, field: str, reason: str) -> None:
-    _edit(fleet_copy, "ee.yaml", "  collector: ee-cp-1\n", "  collector: ee-cp-1\n" + snippet)
-    found = _problems(fleet_copy)
+    edit(fleet_copy, "ee.yaml", "  collector: ee-cp-1\n", "  collector: ee-cp-1\n" + snippet)
+    found = problems(fleet_copy)
     assert any(p.endswith(f"ee.yaml: {field}: {reason}") for p in found), found
 
 
 def test_a_collector_name_that_is_no_host_name_is_refused(fleet_copy: Path) -> None:
-    _edit(fleet_copy, "ee.yaml", "collector: ee-cp-1", "collector: EE_CP_1")
-    found = _problems(fleet_copy)
+    edit(fleet_copy, "ee.yaml", "collector: ee-cp-1", "collector: EE_CP_1")
+    found = problems(fleet_copy)
     assert any("ee.yaml: logging.collector: String should match pattern" in p for p in found), found
 
 
 def test_without_a_logging_section_there_is_no_collector(fleet_copy: Path) -> None:
-    _edit(fleet_copy, "ee.yaml", "logging:\n  collector: ee-cp-1\n", "")
+    edit(fleet_copy, "ee.yaml", "logging:\n  collector: ee-cp-1\n", "")
     ee = load_fleet(fleet_copy).site("ee")
     assert ee.logging is None and ee.log_collector() is None
     variables = all_vars(ee)
