@@ -19,6 +19,15 @@ def _unit(probe: Any, unit: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+def _file(probe: Any, path: str) -> dict[str, Any] | None:
+    """Owner, mode and whether a file is an executable regular file, or None when it does not exist."""
+    out = probe.cmd(f"stat -c '%U:%G %a %F' {shlex.quote(path)} 2>/dev/null").stdout.split(maxsplit=2)
+    if len(out) < 3:
+        return None
+    mode = int(out[1], 8)
+    return {"owner": out[0], "mode": mode, "executable": out[2] == "regular file" and bool(mode & 0o100)}
+
+
 def _excluded(rules: list[str], path: str) -> bool:
     """Whether one of the drop-in's negative rules drops `path` and everything under it (AIDE anchors a
     rule's regex at the start of the path, not at its end)."""
@@ -39,6 +48,7 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
     init_unit = str(expect.get("baseline_aide_init_unit"))
     timer = str(expect.get("baseline_aide_timer"))
     wanted = as_list(expect.get("baseline_aide_exclude")) + as_list(expect.get("baseline_aide_exclude_extra"))
+    report = str(expect.get("baseline_aide_report_command"))
 
     installed = packages_installed(probe, packages)
     text = probe.cat(dropin)
@@ -49,6 +59,9 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
     enabled, active = [*timer_state.stdout.split(), "", ""][:2]
     build = _unit(probe, init_unit)
     has_database = probe.cmd(f"test -s {shlex.quote(database)}").rc == 0
+    # The mail command dailyaidecheck really uses: its defaults file sourced as the script sources it.
+    mailcmd = probe.out("sh -c '. /etc/default/aide 2>/dev/null; printf %s \"${MAILCMD:-}\"'").strip()
+    writer = _file(probe, report)
     observe(
         {
             "installed": installed,
@@ -58,8 +71,17 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
             "timer": {"enabled": enabled, "active": active},
             "database_build": build,
             "database": database if has_database else None,
+            "report_command": mailcmd or None,
+            "report_writer": writer,
         },
-        {"packages": packages, "excluded": wanted, "timer": "enabled, active", "database": database},
+        {
+            "packages": packages,
+            "excluded": wanted,
+            "timer": "enabled, active",
+            "database": database,
+            "report_command": report,
+            "report_writer": "root:root, executable, writable by root only",
+        },
     )
     problems = [f"not installed: {p}" for p in packages if p not in installed]
     if text is None:
@@ -70,6 +92,18 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
         problems.append(f"aide.conf does not read {dropin} (its name is not [a-zA-Z0-9_-]+)")
     if not config_ok:
         problems.append("aide --config-check fails on /etc/aide/aide.conf")
+    if mailcmd != report:
+        problems.append(
+            f"dailyaidecheck reports with MAILCMD={mailcmd or '(unset: mail, or nothing without a mail command)'}"
+            f", want {report}, which sends the report to the system log and on to the collector"
+        )
+    if writer is None:
+        problems.append(f"{report} does not exist")
+    elif writer["owner"] != "root:root" or not writer["executable"] or writer["mode"] & 0o022:
+        problems.append(
+            f"{report} is {writer['owner']} mode {writer['mode']:04o}: want root:root, executable, "
+            "not group or world writable"
+        )
     if (enabled, active) != ("enabled", "active"):
         problems.append(f"{timer} is {enabled or 'unknown'} and {active or 'unknown'} (want enabled and active)")
     state = build.get("ActiveState", "")

@@ -44,7 +44,9 @@ WAIT = 90.0  # seconds a record may take to arrive (rsyslog's first connection, 
 FOREIGN = "/root/sk-foreign"  # on OTHER: the refused clients' certificates (throwaway test keys)
 
 
-def _root(lab: Lab, host: str, command: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
+def _root(
+    lab: Lab, host: str, command: str, data: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """A command as root inside a lab host (fresh login, sudo), optionally fed `data` on stdin."""
     return subprocess.run(
         [
@@ -61,7 +63,7 @@ def _root(lab: Lab, host: str, command: str, data: str | None = None) -> subproc
         input=data,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
 
@@ -230,6 +232,35 @@ def test_clients_without_the_countrys_logging_certificate_are_refused(
         )
     finally:
         _root(lab, OTHER, f"rm -rf {FOREIGN}")
+
+
+def test_the_daily_aide_report_of_a_changed_file_reaches_the_collector(logging_lab: dict[str, object]) -> None:
+    """SK-FIM-001's findings leave the host: a file added on a GPU worker after its AIDE database was built
+    shows up, by name, in the report of Debian's own daily check (dailyaidecheck.service, run now), which
+    the baseline role's MAILCMD writes to the system log and the logging role forwards to the collector."""
+    lab = logging_lab["lab"]
+    assert isinstance(lab, Lab)
+    added = f"/etc/sitekit-aide-report-{secrets.token_hex(6)}"
+    assert _root(lab, WORKER, f"echo planted > {added}").returncode == 0
+    try:
+        t0 = time.monotonic()
+        # The unit allows one start in two hours (StartLimitBurst=1): clear the count a drift test may have used.
+        run = _root(
+            lab,
+            WORKER,
+            "systemctl reset-failed dailyaidecheck.service 2>/dev/null; systemctl start dailyaidecheck.service; "
+            "systemctl show --property=Result --value dailyaidecheck.service",
+            timeout=900,
+        )
+        print(f"\ndailyaidecheck on {WORKER}: {run.stdout.strip()} after {time.monotonic() - t0:.1f} s")
+        line, took = _wait_for(lab, added)
+        assert line, f"the daily AIDE report naming {added} did not reach {COLLECTOR}:{REMOTE_FILE} in {WAIT:.0f} s"
+        print(f"the report's line at the collector after {took:.1f} s: {line}")
+        worker = next(h for h in load_fleet(lab.sites).site(CC).hosts if h.name == WORKER)
+        assert f" {worker.address} " in f" {line} ", f"the report did not come from {WORKER}'s address: {line}"
+        assert " aide" in line, f"the report's record does not carry the tag aide: {line}"
+    finally:
+        _root(lab, WORKER, f"rm -f {added}")
 
 
 def test_verify_passes_the_log_controls_on_every_host(logging_lab: dict[str, object], tmp_path: Path) -> None:
