@@ -33,7 +33,10 @@ DATA_DISK_SERIAL = "sitekit-models"
 """Every VM gets an empty second disk, as a GPU worker has a data NVMe: the guest's udev names it
 /dev/disk/by-id/virtio-sitekit-models, the baseline spec's `keys.model_volume.device`. Sparse, so it
 costs no space until the keys role formats it."""
-MEMORY_MB = 1024
+MEMORY_MB = 2560
+"""Guest memory: a yescrypt hash at the baseline's cost 11 needs 1 GiB, and the baseline role refuses a cost
+whose hash would take more than half the host's memory (MemTotal, a little below this figure).
+Under emulation a guest's memory costs the machine only what it touches."""
 KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 audit=1 net.ifnames=0 panic=-1"
 """`audit=1` so auditing is on from boot; `net.ifnames=0` keeps the NIC called eth0 as in containers."""
 SEPARATE_FILESYSTEMS: tuple[tuple[str, str], ...] = (

@@ -184,6 +184,50 @@ def test_sk_auth_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     observe({**seen, "max days of accounts with a password": aged}, want)
     too_long = [u for u, days in aged.items() if not days.isdigit() or int(days) > int(want["PASS_MAX_DAYS"])]
     assert not too_long, f"accounts without password ageing: {too_long}"
+    _yescrypt_cost(probe, observe, conf, int(expect.get("baseline_yescrypt_cost")), want["ENCRYPT_METHOD"])
+
+
+# pam_unix's password lines: (module arguments) of each `password ... pam_unix.so ...` line
+_PAM_UNIX_PASSWORD = re.compile(r"^\s*password\s+(?:\[[^\]]*\]|\S+)\s+pam_unix\.so\b(.*)$", re.M)
+# the same lines inside a pam-auth-update profile's Password: and Password-Initial: fields
+_PROFILE_PASSWORD = re.compile(r"^Password(?:-Initial)?:[ \t]*\n((?:[ \t]+.*\n?)*)", re.M)
+
+
+def _rounds(args: list[str]) -> list[int]:
+    return [int(a.split("=", 1)[1]) for a in args if re.fullmatch(r"rounds=\d+", a)]
+
+
+def _yescrypt_cost(probe: Any, observe: Any, login_defs: dict[str, str], cost: int, method: str) -> None:
+    """New hashes at the role's yescrypt cost: pam_unix in the live common-password (passwd, chpasswd
+    through PAM), the unix profile pam-auth-update regenerates it from, and login.defs (shadow's tools).
+    Judged from the configuration: hashing at cost 11 here would take a second and 1 GiB per try."""
+    common = probe.cat("/etc/pam.d/common-password") or ""
+    lines = [m.group(1).split() for m in _PAM_UNIX_PASSWORD.finditer(common)]
+    profile = probe.cat("/usr/share/pam-configs/unix") or ""
+    profile_lines = [
+        line.split()
+        for block in _PROFILE_PASSWORD.findall(profile)
+        for line in block.splitlines()
+        if "pam_unix.so" in line.split()
+    ]
+    factor = login_defs.get("YESCRYPT_COST_FACTOR")
+    observe(
+        {
+            "common-password pam_unix": [" ".join(a) for a in lines],
+            "unix profile pam_unix password lines": [" ".join(a) for a in profile_lines],
+            "login.defs YESCRYPT_COST_FACTOR": factor,
+        },
+        {"pam_unix": f"yescrypt rounds={cost}", "YESCRYPT_COST_FACTOR": cost},
+    )
+    assert lines, "no pam_unix password line in /etc/pam.d/common-password"
+    for args in lines:
+        assert "yescrypt" in args, f"pam_unix does not hash with yescrypt: {' '.join(args)}"
+        assert _rounds(args)[-1:] == [cost], f"pam_unix rounds={_rounds(args)}, want {cost}: {' '.join(args)}"
+    assert profile_lines, "no pam_unix password line in /usr/share/pam-configs/unix"
+    for args in profile_lines:
+        assert _rounds(args)[-1:] == [cost], f"the unix profile's pam_unix has rounds={_rounds(args)}, want {cost}"
+    if method == "YESCRYPT":
+        assert factor == str(cost), f"login.defs YESCRYPT_COST_FACTOR={factor}, want {cost}"
 
 
 def test_sk_auth_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:

@@ -23,6 +23,7 @@ every kind of drift below at once (they are independent), all inside the lab hos
     AIDE drop-in removed                            SK-FIM-001
     sudo's mode and its statoverride (4755, none)   SK-AUTH-006
     pam_pwhistory's line gone from common-password  SK-PAM-003
+    pam_unix's rounds= gone from common-password    SK-AUTH-001
 
 Then: verify fails naming each control; check mode reports the firewall and sshd drift as would-change and
 touches nothing; one converge reports changed and repairs all of it; verify passes; the firewall and ssh
@@ -87,6 +88,11 @@ DRIFTS: list[tuple[str, str, set[str]]] = [
         {"SK-AUTH-006"},
     ),
     ("password history line removed", "sed -i '/pam_pwhistory/d' /etc/pam.d/common-password", {"SK-PAM-003"}),
+    (
+        "pam_unix rounds removed",
+        "f=/etc/pam.d/common-password && grep -q 'pam_unix.so.* rounds=' $f && sed -i 's/ rounds=[0-9]*//' $f",
+        {"SK-AUTH-001"},
+    ),
 ]
 
 
