@@ -28,8 +28,9 @@ BOOT_CODE_SIZE = 440
 DRIVE_CHECK = 0x66
 """Offset of boot.img's jump over its "trust the BIOS drive number" workaround; grub-bios-setup replaces it
 with two NOPs on hard disks (always use the drive number the BIOS passed), and so do we."""
-CORE_MODULES = ("biosdisk", "part_msdos", "ext2", "search_fs_uuid")
-"""What core.img needs to reach /boot/grub: the rest loads from /boot/grub/i386-pc."""
+CORE_MODULES = ("biosdisk", "part_msdos", "ext2", "search_fs_uuid", "serial", "terminal")
+"""What core.img needs to reach /boot/grub (the rest loads from /boot/grub/i386-pc), and the serial console
+from its first message on, so a boot that stops in GRUB says why in the VM's console log."""
 GRUB_LIB = "usr/lib/grub/i386-pc"
 SERIAL = "serial --unit=0 --speed=115200"
 
@@ -47,8 +48,12 @@ def new_boot_disk() -> BootDisk:
 
 
 def embedded_config(disk: BootDisk) -> str:
-    """core.img's own config: find /boot by UUID wherever the BIOS put its disk, then load normal from it."""
-    return f"search --no-floppy --fs-uuid --set=root {disk.fs_uuid}\nset prefix=($root)/grub\n"
+    """core.img's own config: the serial console, then find /boot by UUID wherever the BIOS put its disk and
+    load normal from it (`search.fs_uuid` is what grub-install's own embedded config uses)."""
+    return (
+        f"{SERIAL}\nterminal_input --append serial\nterminal_output --append serial\n"
+        f"search.fs_uuid {disk.fs_uuid} root\nset prefix=($root)/grub\n"
+    )
 
 
 def default_grub(cmdline: str) -> str:
