@@ -257,10 +257,20 @@ def start(layout: Layout, index: int, host: LabHost, folder: Path, kvm: bool) ->
     if not sock.exists():
         raise LabError(f"swtpm for {host.name} did not start; see {folder}/swtpm.log")
     tap = netns.add_tap(layout.netns, index)
+    qemu = procs.spawn(qemu_command(layout.netns, host, folder, kvm, tap, sock), folder / "qemu.log")
+    ref = ProcRef.of(qemu.pid)
+    if ref is None:
+        raise LabError(f"QEMU for {host.name} exited at once; see {folder}/qemu.log")
+    return [ref, *refs]
+
+
+def qemu_command(netns_name: str, host: LabHost, folder: Path, kvm: bool, tap: str, sock: Path) -> list[str]:
+    """The QEMU command line of one VM, run in the lab namespace: no kernel of its own (the firmware boots
+    the /boot disk, bootindex 0, and its GRUB the kernel), the root disk first so it is vda."""
     accel = ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
-    cmd = [
+    return [
         "nsenter",
-        f"--net=/run/netns/{layout.netns}",
+        f"--net=/run/netns/{netns_name}",
         "qemu-system-x86_64",
         *accel,
         "-machine",
@@ -296,11 +306,6 @@ def start(layout: Layout, index: int, host: LabHost, folder: Path, kvm: bool) ->
         "-device",
         "virtio-rng-pci",
     ]
-    qemu = procs.spawn(cmd, folder / "qemu.log")
-    ref = ProcRef.of(qemu.pid)
-    if ref is None:
-        raise LabError(f"QEMU for {host.name} exited at once; see {folder}/qemu.log")
-    return [ref, *refs]
 
 
 def _filesystem_drives(folder: Path) -> list[str]:
@@ -322,7 +327,7 @@ def start_all(
     state: LabState, layout: Layout, root: Path, lab: Path, key: Path, keyring: bytes
 ) -> tuple[dict[str, list[str]], dict[str, float]]:
     """Build every VM's disk and boot them all; return each host's SSH host keys and boot start time."""
-    require_tools("qemu-system-x86_64", "swtpm", "mke2fs", "debugfs")
+    require_tools("qemu-system-x86_64", "swtpm", "mke2fs", "debugfs", "sfdisk")
     kernel, _ = kernel_files(root)
     kvm = kvm_usable(kernel)
     print(f"  VM acceleration: {'KVM' if kvm else 'software emulation (TCG)'}", file=sys.stderr)

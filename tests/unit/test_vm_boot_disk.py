@@ -8,6 +8,7 @@ each byte lands. That real GRUB boots from this layout is proven by the VM tier 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sitekit.lab import bootdisk, vm
+from sitekit.lab.layout import LabHost
 from sitekit.lab.util import LabError
 
 SIZE = 64 * 1024 * 1024
@@ -127,9 +129,15 @@ def test_boot_is_mounted_from_its_partition_and_every_other_filesystem_from_its_
     assert len(set(devices.values())) == len(devices)
 
 
-def test_the_firmware_boots_the_boot_disk_and_only_it(tmp_path: Path) -> None:
-    args = vm._filesystem_drives(tmp_path)
-    devices = [args[i + 1] for i, a in enumerate(args) if a == "-device"]
+def test_qemu_boots_the_boot_disk_from_the_firmware_with_no_kernel_of_its_own(tmp_path: Path) -> None:
+    host = LabHost("zz-gpu-1", ipaddress.IPv4Interface("10.99.1.21/16"), "gpu")
+    cmd = vm.qemu_command("sitekit-zz", host, tmp_path, False, "tap0", tmp_path / "swtpm.sock")
+    assert not {"-kernel", "-initrd", "-append"} & set(cmd), cmd
+    devices = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-device"]
+    disks = [d.split(",drive=")[1].split(",")[0] for d in devices if d.startswith("virtio-blk-pci")]
+    # Devices enumerate in command-line order: root vda, data vdb, then the separate filesystems vdc onwards.
+    assert disks == ["root", "data", *[f"fs{i}" for i in range(len(vm.SEPARATE_FILESYSTEMS))]]
+    assert [vm.device_of(i) for i in range(len(vm.SEPARATE_FILESYSTEMS))][vm.BOOT_INDEX] == "/dev/vdj"
     booting = [d for d in devices if "bootindex=" in d]
     assert booting == [f"virtio-blk-pci,drive=fs{vm.BOOT_INDEX},serial=sitekit-fs{vm.BOOT_INDEX},bootindex=0"]
     assert vm.SEPARATE_FILESYSTEMS[vm.BOOT_INDEX][0] == "/boot"
