@@ -147,9 +147,9 @@ def write(
         "sitekit_lab_tier": tier,
         # Kernel-wide controls (audit, global sysctls, loop/device-mapper) are only ownable on the VM tier.
         "sitekit_lab_kernel_controls": tier == "vm",
-        # How the host's kernel starts: VMs boot it directly (QEMU -kernel/-append), so no boot loader
-        # applies the kernel arguments a role configures in GRUB; checks of those say so instead of passing.
-        "sitekit_lab_boot": "direct-kernel" if tier == "vm" else "container",
+        # How the host's kernel starts: VMs boot through GRUB as bare metal does (sitekit.lab.vm), so kernel
+        # arguments a role sets in GRUB apply at their next reboot; containers share the machine's kernel.
+        "sitekit_lab_boot": "grub" if tier == "vm" else "container",
         "sitekit_package_mirror_url": layout.mirror_url,
         "sitekit_package_mirror_keyring": KEYRING_IN_HOST,
         "sitekit_lab_controller_address": str(layout.operator.ip),

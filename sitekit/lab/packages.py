@@ -49,6 +49,11 @@ ROOT_PACKAGES: tuple[str, ...] = (
 VM_PACKAGES: tuple[str, ...] = (
     "linux-image-cloud-amd64",  # small kernel with virtio; audit, dm-crypt and loop as modules
     "initramfs-tools",  # the cloud kernel's virtio drivers are modules, so the VM needs an initramfs
+    # The VM boots through GRUB as real hosts do (sitekit.lab.bootdisk): the i386-pc images and modules, and
+    # update-grub with Debian's kernel hook (runs it once /boot/grub/grub.cfg exists). Not grub-pc: its
+    # postinst would grub-install to a debconf-chosen disk; the lab installs the boot code itself.
+    "grub-pc-bin",
+    "grub2-common",
     # AIDE comes preinstalled on the VM tier only, as a provisioning image may bring it: aide-common's
     # postinst registers ~200 files with ucf, which takes over 15 minutes under emulation (TCG). The
     # container tier still installs it from the mirror, so the role's install path stays tested.

@@ -153,15 +153,30 @@ def test_sk_fs_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     assert not loose, f"{len(loose)} home files group-writable or open to others: {loose[:10]}"
 
 
-def test_sk_mac_001(probe: Any, observe: Any, control: Any) -> None:
+def test_sk_mac_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     enabled = probe.cmd("cat /sys/module/apparmor/parameters/enabled 2>/dev/null").stdout.strip()
     unit = probe.cmd("systemctl is-enabled apparmor.service; systemctl is-active apparmor.service").stdout.split()
     loaded = probe.cmd("cat /sys/kernel/security/apparmor/profiles 2>/dev/null | wc -l").stdout.strip()
+    # The boot arguments: on a host GRUB booted (BOOT_IMAGE= on the command line) the running kernel has them
+    # and every kernel entry of grub.cfg carries them for the next boot.
+    wanted = as_list(expect.get("baseline_apparmor_boot_args"))
+    cmdline = (probe.cat("/proc/cmdline") or "").split()
+    grub = any(arg.startswith("BOOT_IMAGE=") for arg in cmdline)
+    entries = [line.split() for line in (probe.cat("/boot/grub/grub.cfg") or "").splitlines()]
+    entries = [e for e in entries if e and e[0] == "linux"]
     seen = {"kernel": enabled, "unit": unit, "profiles loaded": loaded}
-    observe(seen, {"kernel": "Y", "unit": ["enabled", "active"], "profiles loaded": "> 0"})
+    if grub:
+        seen |= {"cmdline": " ".join(cmdline), "grub.cfg linux lines": [" ".join(e) for e in entries]}
+    observe(seen, {"kernel": "Y", "unit": ["enabled", "active"], "profiles loaded": "> 0", "boot args": wanted})
     assert enabled == "Y", "AppArmor is not enabled in the kernel"
     assert unit[:2] == ["enabled", "active"], f"apparmor.service is {unit}"
     assert loaded.isdigit() and int(loaded) > 0, "no AppArmor profile is loaded"
+    if grub:
+        missing = [a for a in wanted if a not in cmdline]
+        assert not missing, f"the kernel GRUB booted lacks {missing}"
+        assert entries, "GRUB booted this host but /boot/grub/grub.cfg has no readable linux line"
+        short = [" ".join(e[:2]) for e in entries if not all(a in e for a in wanted)]
+        assert not short, f"grub.cfg entries without {wanted}: {short}"
 
 
 def test_sk_auth_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
@@ -304,6 +319,8 @@ def test_sk_auth_005(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert not terminals, f"/etc/securetty lists terminals root may log in on: {terminals}"
     assert want_pam, "baseline_securetty_pam is false: nothing reads /etc/securetty, root's console login is open"
     assert stack, "pam_securetty is not in /etc/pam.d/login: the empty /etc/securetty restricts nothing"
+
+
 def _group_members(groups: str, passwd: str) -> dict[str, set[str]]:
     """Group name -> its members (listed in the group, or having it as primary group), from getent output."""
     by_gid: dict[str, str] = {}

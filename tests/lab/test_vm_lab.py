@@ -1,7 +1,7 @@
 """The VM tier: one VM boots under QEMU and answers over SSH with audit enabled (kernel-level facts).
 
-One boot in total (software emulation is slow): a single spec host of the demo country, in its own state
-folder so it never meets the container tests' lab.
+One boot in total (software emulation is slow), through GRUB as bare metal boots: a single spec host of the
+demo country, in its own state folder so it never meets the container tests' lab.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from labkit import REPO, lab_ready, machine_snapshot, settled_snapshot, sitekit
 
-from sitekit.lab.vm import SEPARATE_FILESYSTEMS, device_of
+from sitekit.lab.vm import SEPARATE_FILESYSTEMS, filesystem_device
 
 pytestmark = [pytest.mark.lab, pytest.mark.vm, pytest.mark.slow]
 
@@ -53,12 +53,15 @@ def test_vm_boots_with_audit_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert "enabled 1" in status.stdout
         facts = run("-m", "shell", "-a", "cat /proc/cmdline; ls /dev/tpm0; sudo sysctl -n kernel.kptr_restrict")
         assert "audit=1" in facts.stdout and "/dev/tpm0" in facts.stdout, facts.stdout
-        # Each separate filesystem of the lab VM is its own disk, mounted (the initramfs mounts /usr).
+        # The firmware booted GRUB from the /boot disk, and GRUB the kernel (it adds BOOT_IMAGE=).
+        assert "BOOT_IMAGE=/vmlinuz-" in facts.stdout, facts.stdout
+        # Each separate filesystem of the lab VM is its own disk, mounted (the initramfs mounts /usr); /boot is
+        # the boot disk's partition.
         mounts = run("-m", "command", "-a", "findmnt -rn -o TARGET,SOURCE,FSTYPE")
         assert mounts.returncode == 0, mounts.stdout + mounts.stderr
         seen = {line.split()[0]: line.split()[1:] for line in mounts.stdout.splitlines()[1:] if line.strip()}
         for index, (mountpoint, _) in enumerate(SEPARATE_FILESYSTEMS):
-            assert seen.get(mountpoint) == [device_of(index), "ext4"], (mountpoint, mounts.stdout)
+            assert seen.get(mountpoint) == [filesystem_device(index), "ext4"], (mountpoint, mounts.stdout)
         tmp = run("-m", "command", "-a", "stat -c %a /var/tmp")
         assert tmp.stdout.split()[-1] == "1777", tmp.stdout
     finally:
