@@ -241,7 +241,9 @@ def test_the_daily_aide_report_of_a_changed_file_reaches_the_collector(logging_l
     lab = logging_lab["lab"]
     assert isinstance(lab, Lab)
     added = f"/etc/sitekit-aide-report-{secrets.token_hex(6)}"
-    assert _root(lab, WORKER, f"echo planted > {added}").returncode == 0
+    # The path goes on stdin: in the command line, sudo's own log record of the command would carry it too.
+    plant = 'read -r path && echo planted > "$path"'
+    assert _root(lab, WORKER, plant, added + "\n").returncode == 0
     try:
         t0 = time.monotonic()
         # The unit allows one start in two hours (StartLimitBurst=1): clear the count a drift test may have used.
@@ -260,7 +262,7 @@ def test_the_daily_aide_report_of_a_changed_file_reaches_the_collector(logging_l
         assert f" {worker.address} " in f" {line} ", f"the report did not come from {WORKER}'s address: {line}"
         assert " aide" in line, f"the report's record does not carry the tag aide: {line}"
     finally:
-        _root(lab, WORKER, f"rm -f {added}")
+        _root(lab, WORKER, 'read -r path && rm -f "$path"', added + "\n")
 
 
 def test_verify_passes_the_log_controls_on_every_host(logging_lab: dict[str, object], tmp_path: Path) -> None:
