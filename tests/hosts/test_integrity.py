@@ -21,7 +21,7 @@ def _unit(probe: Any, unit: str) -> dict[str, str]:
 
 def _file(probe: Any, path: str) -> dict[str, Any] | None:
     """Owner, mode and whether a file is an executable regular file, or None when it does not exist."""
-    out = probe.cmd(f"stat -c '%U:%G %a %F' {shlex.quote(path)} 2>/dev/null").stdout.split(maxsplit=2)
+    out = probe.cmd(f"stat -c '%U:%G %a %F' {shlex.quote(path)} 2>/dev/null").stdout.strip().split(maxsplit=2)
     if len(out) < 3:
         return None
     mode = int(out[1], 8)
