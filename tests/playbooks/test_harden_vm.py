@@ -8,9 +8,11 @@ are skipped there with the reason. This test boots one GPU worker of a private c
   chrony against the NTP server the lab serves at the spec's address);
 - waits for the AIDE database build the converge started and did not wait for (aidebuild.py), reboots
   the VM (it boots through GRUB, so the kernel arguments the roles set there, IOMMU and AppArmor, take
-  effect as on bare metal) and proves the running kernel has them, then runs `sitekit verify` and expects
+  effect as on bare metal: IOMMU, AppArmor and the SK-BOOT-001 hardening arguments) and proves the running
+  kernel has them, then runs `sitekit verify` and expects
   every control to pass, the vm-tier ones included, with no skip;
-- injects kernel-wide drift (a blocked module loaded past the blocklist, a global runtime sysctl), expects
+- injects kernel-wide drift (a blocked module loaded past the blocklist, a global runtime sysctl, a
+  separate filesystem remounted exec, an fstab option undone, a grub.cfg stripped of an argument), expects
   verify to fail naming each control, re-runs the playbook and expects it to repair exactly that and to
   change nothing else (the VM tier's idempotence check), then verify to pass;
 - creates the site's keys in a SoftHSM2 token and converges the keys role's model volume (tag keys_luks):
@@ -177,7 +179,11 @@ def converged(vm_lab: VmLab) -> dict[str, str]:
 def test_vm_boots_through_grub_with_the_roles_kernel_arguments(vm_lab: VmLab, converged: dict[str, str]) -> None:
     cmdline = vm_lab.ssh("cat /proc/cmdline").stdout.split()
     assert any(arg.startswith("BOOT_IMAGE=") for arg in cmdline), cmdline  # GRUB booted it, not QEMU -kernel
-    wanted = ROLE_DEFAULTS["gpu_host"]["gpu_host_iommu_args"] + ROLE_DEFAULTS["baseline"]["baseline_apparmor_boot_args"]
+    wanted = (
+        ROLE_DEFAULTS["gpu_host"]["gpu_host_iommu_args"]
+        + ROLE_DEFAULTS["baseline"]["baseline_apparmor_boot_args"]
+        + ROLE_DEFAULTS["baseline"]["baseline_kernel_hardening_args"]
+    )
     assert wanted and not [a for a in wanted if a not in cmdline], (wanted, cmdline)
     # The grub.cfg that booted it is update-grub's (run by the roles inside the VM), not the lab's first one.
     cfg = vm_lab.ssh("sudo head -5 /boot/grub/grub.cfg").stdout
@@ -235,6 +241,11 @@ KERNEL_DRIFTS = [
         r"sed -i -E 's#^(\S+\s+/home\s+\S+\s+)(\S+)#\1\2,suid#' /etc/fstab",
         "SK-FS-006",
     ),
+    (
+        "a grub.cfg edited so the next boot loses a hardening argument",
+        "sed -i 's/ pti=on / /' /boot/grub/grub.cfg",
+        "SK-BOOT-001",
+    ),
 ]
 
 
@@ -268,14 +279,16 @@ def test_vm_kernel_drift_is_found_and_one_converge_repairs_only_it(
     assert any("running values differ" in t for t in changed), changed
     assert any("Hardened options on the lines of /etc/fstab" in t for t in changed), changed
     assert any("Remount the separate filesystems" in t for t in changed), changed
+    assert any("Regenerate the GRUB configuration - SK-BOOT-001" in t for t in changed), changed
     # One task per drift, plus systemd's reload after the fstab repair and at most one more.
     assert len(changed) <= len(KERNEL_DRIFTS) + 2, f"the re-run changed more than the drift: {changed}"
     assert "dccp" not in vm_lab.ssh("cut -d' ' -f1 /proc/modules").stdout.split()
     assert "noexec" in vm_lab.ssh("findmnt -n -o OPTIONS /var/log").stdout.split(",")
+    assert "pti=on" in vm_lab.ssh("sudo grep -m1 '^[[:space:]]*linux' /boot/grub/grub.cfg").stdout.split()
     out = tmp_path / "repaired"
     repaired = vm_lab.sitekit("verify", CC, "--lab", "--out", str(out), *controls, check=False)
     assert repaired.returncode == 0, repaired.stdout[-3000:]
-    quiet = vm_lab.playbook("harden.yml", "--tags", "baseline_modules,baseline_sysctl,baseline_mounts")
+    quiet = vm_lab.playbook("harden.yml", "--tags", "baseline_modules,baseline_sysctl,baseline_mounts,baseline_boot")
     assert play_recap(quiet.stdout)[HOST]["changed"] == 0, quiet.stdout[-4000:]
 
 
