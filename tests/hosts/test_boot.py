@@ -7,12 +7,15 @@ from typing import Any
 from hostcheck import as_list
 
 # What the running kernel shows for some arguments beyond the command line itself: a file and the value it
-# holds when the argument took effect (these read the kernel's state, not the configuration).
-EFFECTS = {
-    "page_alloc.shuffle=1": ("/sys/module/page_alloc/parameters/shuffle", "Y"),
-    "rng_core.default_quality=500": ("/sys/module/rng_core/parameters/default_quality", "500"),
-    "slub_debug=P": ("/sys/kernel/slab/kmalloc-64/poison", "1"),
-}
+# holds when the argument took effect (these read the kernel's state, not the configuration). slub_debug=FZP's
+# red zones and sanity checks show in the same folder as its poisoning (red_zone, sanity_checks).
+EFFECTS = [
+    ("page_alloc.shuffle=1", "/sys/module/page_alloc/parameters/shuffle", "Y"),
+    ("rng_core.default_quality=500", "/sys/module/rng_core/parameters/default_quality", "500"),
+    ("slub_debug=FZP", "/sys/kernel/slab/kmalloc-64/poison", "1"),
+    ("slub_debug=FZP", "/sys/kernel/slab/kmalloc-64/red_zone", "1"),
+    ("slub_debug=FZP", "/sys/kernel/slab/kmalloc-64/sanity_checks", "1"),
+]
 # Kernel messages of this boot that show an argument took effect.
 MESSAGES = {
     "init_on_free=1": "heap free:on",
@@ -32,7 +35,8 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     cmdline = (probe.cat("/proc/cmdline") or "").split()
     grub_booted = any(arg.startswith("BOOT_IMAGE=") for arg in cmdline)
     entries = _linux_lines(probe.cat("/boot/grub/grub.cfg") or "")
-    effects = {arg: (probe.out(f"cat {path} 2>/dev/null").strip(), want) for arg, (path, want) in EFFECTS.items()}
+    effects = [(arg, path, probe.out(f"cat {path} 2>/dev/null").strip(), want) for arg, path, want in EFFECTS]
+    effects = [e for e in effects if e[0] in wanted]
     kernel_log = probe.out(
         "journalctl -k -b -o cat --no-pager 2>/dev/null | grep -E 'mem auto-init|page tables isolation'"
     )
@@ -40,10 +44,10 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
         {
             "cmdline": " ".join(cmdline),
             "grub.cfg linux lines": [" ".join(e) for e in entries],
-            "effects": {arg: seen for arg, (seen, _) in effects.items() if arg in wanted},
+            "effects": {path: seen for _, path, seen, _ in effects},
             "kernel log": kernel_log.strip().splitlines(),
         },
-        {"arguments": wanted, "effects": {a: w for a, (_, w) in effects.items() if a in wanted}},
+        {"arguments": wanted, "effects": {path: want for _, path, _, want in effects}},
     )
     assert grub_booted, (
         "the running kernel was not booted by GRUB (no BOOT_IMAGE= on /proc/cmdline): the arguments the role keeps "
@@ -54,11 +58,7 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert entries, "/boot/grub/grub.cfg has no linux line"
     short = [" ".join(e[:2]) for e in entries if not set(wanted) <= set(e)]
     assert not short, f"grub.cfg entries that would boot without {wanted}: {short}"
-    weak = {
-        a: f"{effects[a][0] or '(missing)'}, want {effects[a][1]}"
-        for a in wanted
-        if a in effects and effects[a][0] != effects[a][1]
-    }
+    weak = [f"{arg}: {path} is {seen or '(missing)'}, want {want}" for arg, path, seen, want in effects if seen != want]
     assert not weak, f"arguments on the command line without their effect: {weak}"
     unseen = [a for a in wanted if a in MESSAGES and MESSAGES[a] not in kernel_log]
     assert not unseen, f"the kernel's log of this boot does not show {unseen} taking effect"
