@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from local_play import needs_ansible, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-pytestmark = pytest.mark.skipif(not PLAYBOOK.exists(), reason="ansible-playbook is not installed")
+pytestmark = needs_ansible
 SECRETS = ("SITEKIT_PKCS11_PIN", "SITEKIT_KEY_PASSPHRASE")
 
 
@@ -25,32 +23,18 @@ def _run(tmp_path: Path, backend: str, env: dict[str, str]) -> subprocess.Comple
         "- name: Keys role on the controller\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: keys\n"
     )
     base = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    return subprocess.run(
-        [
-            str(PLAYBOOK),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            str(play),
-            "-e",
-            f"sitekit_country=ee sitekit_keys_backend={backend} keys_sitekit_command=false",
-            "-e",
-            '{"sitekit_admin_principals": ["sre-admin"]}',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env={
-            **base,
-            **env,
-            "ANSIBLE_ROLES_PATH": str(REPO / "playbooks" / "roles"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        },
-    )
+    args = [
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        str(play),
+        "-e",
+        f"sitekit_country=ee sitekit_keys_backend={backend} keys_sitekit_command=false",
+        "-e",
+        '{"sitekit_admin_principals": ["sre-admin"]}',
+    ]
+    return run_playbook(tmp_path, args, env={**base, **env}, timeout=120)
 
 
 @pytest.mark.parametrize(

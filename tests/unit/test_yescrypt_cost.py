@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +20,9 @@ from typing import Any
 
 import pytest
 from hostcheck_fakes import host_check_module
+from local_play import REPO, needs_ansible, recap, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 TEMPLATE = REPO / "playbooks" / "roles" / "baseline" / "templates" / "pam-config-unix.j2"
-needs_ansible = pytest.mark.skipif(not PLAYBOOK.exists(), reason="ansible-playbook is not installed")
 
 # libpam-runtime 1.5.2-6+deb12u1's /usr/share/pam-configs/unix
 DEBIAN_UNIX = """Name: Unix authentication
@@ -60,29 +57,7 @@ def _ansible(tmp_path: Path, play: str, hosts: dict[str, dict[str, Any]]) -> sub
     python = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory.write_text(json.dumps({"all": {"hosts": {h: {**python, **v} for h, v in hosts.items()}}}))
     (tmp_path / "play.yml").write_text(play)
-    return subprocess.run(
-        [str(PLAYBOOK), "-i", str(inventory), str(tmp_path / "play.yml")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=tmp_path,
-        env={
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(REPO / "playbooks" / "roles"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        },
-    )
-
-
-def _recap(stdout: str) -> dict[str, dict[str, int]]:
-    rows = {}
-    for line in stdout.split("PLAY RECAP", 1)[-1].splitlines():
-        if " : " in line:
-            host, counts = line.split(" : ", 1)
-            rows[host.strip()] = {k: int(v) for k, v in (kv.split("=") for kv in counts.split())}
-    return rows
+    return run_playbook(tmp_path, ["-i", str(inventory), str(tmp_path / "play.yml")])
 
 
 GUARD_PLAY = """- name: The baseline role's preflight against fake probe results
@@ -108,11 +83,11 @@ def test_memory_guard_refuses_a_cost_over_half_the_memory_and_passes_one_that_fi
         "unreadable": {"baseline_yescrypt_cost": 5, "baseline_probe": {"memtotal_mb": None}},
     }
     proc = _ansible(tmp_path, GUARD_PLAY, hosts)
-    recap = _recap(proc.stdout)
-    assert set(recap) == set(hosts), proc.stdout + proc.stderr
-    failed = {h for h, r in recap.items() if r["failed"]}
+    counts = recap(proc.stdout)
+    assert set(counts) == set(hosts), proc.stdout + proc.stderr
+    failed = {h for h, r in counts.items() if r["failed"]}
     assert failed == {"vm2g", "small-at-10", "unreadable"}, proc.stdout
-    assert all(r["changed"] == 0 for r in recap.values())
+    assert all(r["changed"] == 0 for r in counts.values())
     words = " ".join(proc.stdout.split())  # the callback wraps long messages
     assert (
         "baseline_yescrypt_cost=11 needs 1024 MiB of memory for every password hash and check, more than half"
