@@ -6,7 +6,7 @@ import re
 import shlex
 from typing import Any
 
-from hostcheck import as_list, packages_installed
+from hostcheck import as_list, packages_installed, stat
 
 # Debian's aide.conf reads the files of aide.conf.d whose names match this (`@@x_include ... ^[a-zA-Z0-9_-]+$`).
 INCLUDED_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -17,15 +17,6 @@ def _unit(probe: Any, unit: str) -> dict[str, str]:
     props = "ActiveState,SubState,Result,ExecMainStartTimestamp,ExecMainExitTimestamp,ExecMainStatus"
     out = probe.cmd(f"systemctl show --property={props} {shlex.quote(unit)}").stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-def _file(probe: Any, path: str) -> dict[str, Any] | None:
-    """Owner, mode and whether a file is an executable regular file, or None when it does not exist."""
-    out = probe.cmd(f"stat -c '%U:%G %a %F' {shlex.quote(path)} 2>/dev/null").stdout.strip().split(maxsplit=2)
-    if len(out) < 3:
-        return None
-    mode = int(out[1], 8)
-    return {"owner": out[0], "mode": mode, "executable": out[2] == "regular file" and bool(mode & 0o100)}
 
 
 def _excluded(rules: list[str], path: str) -> bool:
@@ -61,7 +52,7 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
     has_database = probe.cmd(f"test -s {shlex.quote(database)}").rc == 0
     # The mail command dailyaidecheck really uses: its defaults file sourced as the script sources it.
     mailcmd = probe.out("sh -c '. /etc/default/aide 2>/dev/null; printf %s \"${MAILCMD:-}\"'").strip()
-    writer = _file(probe, report)
+    writer = stat(probe, shlex.quote(report))
     observe(
         {
             "installed": installed,
@@ -99,10 +90,14 @@ def test_sk_fim_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
         )
     if writer is None:
         problems.append(f"{report} does not exist")
-    elif writer["owner"] != "root:root" or not writer["executable"] or writer["mode"] & 0o022:
+    elif (
+        (writer["owner"], writer["group"], writer["type"]) != ("root", "root", "regular file")
+        or not int(writer["mode"], 8) & 0o100
+        or int(writer["mode"], 8) & 0o022
+    ):
         problems.append(
-            f"{report} is {writer['owner']} mode {writer['mode']:04o}: want root:root, executable, "
-            "not group or world writable"
+            f"{report} is a {writer['type']} {writer['owner']}:{writer['group']} mode {writer['mode']}: want a "
+            "root:root regular file, executable, not group or world writable"
         )
     if (enabled, active) != ("enabled", "active"):
         problems.append(f"{timer} is {enabled or 'unknown'} and {active or 'unknown'} (want enabled and active)")
