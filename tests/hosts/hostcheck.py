@@ -166,3 +166,16 @@ def key_values(text: str, sep: str = r"\s+") -> dict[str, str]:
         else:
             conf[parts[0].strip()] = ""
     return conf
+
+
+def kernel_boot(probe: Any) -> tuple[list[str], bool, list[list[str]]]:
+    """The running kernel's arguments, whether GRUB booted it (it puts BOOT_IMAGE= first), and the words of
+    each `linux` line of /boot/grub/grub.cfg: the kernels GRUB boots next."""
+    cmdline = (probe.cat("/proc/cmdline") or "").split()
+    lines = [line.split() for line in (probe.cat("/boot/grub/grub.cfg") or "").splitlines()]
+    return cmdline, any(a.startswith("BOOT_IMAGE=") for a in cmdline), [w for w in lines if w and w[0] == "linux"]
+
+
+def entries_lacking(entries: list[list[str]], wanted: list[str]) -> list[str]:
+    """The grub.cfg `linux` lines (as kernel_boot gives them) that lack one of `wanted`, by their kernel."""
+    return [" ".join(e[:2]) for e in entries if not set(wanted) <= set(e)]

@@ -7,7 +7,17 @@ import re
 import shlex
 from typing import Any
 
-from hostcheck import as_list, key_values, loaded_modules, mode_at_most, modprobe_rules, module_blocked, stat_many
+from hostcheck import (
+    as_list,
+    entries_lacking,
+    kernel_boot,
+    key_values,
+    loaded_modules,
+    mode_at_most,
+    modprobe_rules,
+    module_blocked,
+    stat_many,
+)
 
 GPU_RDMA = ["nvidia*", "mlx5*", "ib_*", "rdma*", "mlx4*", "nv_peer_mem", "nvidia_peermem", "gdrdrv"]
 
@@ -160,10 +170,7 @@ def test_sk_mac_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
     # The boot arguments: on a host GRUB booted (BOOT_IMAGE= on the command line) the running kernel has them
     # and every kernel entry of grub.cfg carries them for the next boot.
     wanted = as_list(expect.get("baseline_apparmor_boot_args"))
-    cmdline = (probe.cat("/proc/cmdline") or "").split()
-    grub = any(arg.startswith("BOOT_IMAGE=") for arg in cmdline)
-    entries = [line.split() for line in (probe.cat("/boot/grub/grub.cfg") or "").splitlines()]
-    entries = [e for e in entries if e and e[0] == "linux"]
+    cmdline, grub, entries = kernel_boot(probe)
     seen = {"kernel": enabled, "unit": unit, "profiles loaded": loaded}
     if grub:
         seen |= {"cmdline": " ".join(cmdline), "grub.cfg linux lines": [" ".join(e) for e in entries]}
@@ -175,7 +182,7 @@ def test_sk_mac_001(probe: Any, expect: Any, observe: Any, control: Any) -> None
         missing = [a for a in wanted if a not in cmdline]
         assert not missing, f"the kernel GRUB booted lacks {missing}"
         assert entries, "GRUB booted this host but /boot/grub/grub.cfg has no readable linux line"
-        short = [" ".join(e[:2]) for e in entries if not all(a in e for a in wanted)]
+        short = entries_lacking(entries, wanted)
         assert not short, f"grub.cfg entries without {wanted}: {short}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hostcheck import as_list
+from hostcheck import as_list, entries_lacking, kernel_boot
 
 # What the running kernel shows for some arguments beyond the command line itself: a file and the value it
 # holds when the argument took effect (these read the kernel's state, not the configuration). slub_debug=FZP's
@@ -23,18 +23,11 @@ MESSAGES = {
 }
 
 
-def _linux_lines(text: str) -> list[list[str]]:
-    lines = [line.split() for line in text.splitlines()]
-    return [words for words in lines if words and words[0] == "linux"]
-
-
 def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> None:
     """The arguments are on the command line of the running kernel (GRUB booted it), on every kernel entry
     GRUB will boot next, and where the kernel shows their effect, it shows it."""
     wanted = as_list(expect.get("baseline_kernel_hardening_args"))
-    cmdline = (probe.cat("/proc/cmdline") or "").split()
-    grub_booted = any(arg.startswith("BOOT_IMAGE=") for arg in cmdline)
-    entries = _linux_lines(probe.cat("/boot/grub/grub.cfg") or "")
+    cmdline, grub_booted, entries = kernel_boot(probe)
     effects = [(arg, path, probe.out(f"cat {path} 2>/dev/null").strip(), want) for arg, path, want in EFFECTS]
     effects = [e for e in effects if e[0] in wanted]
     kernel_log = probe.out(
@@ -56,7 +49,7 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     missing = [a for a in wanted if a not in cmdline]
     assert not missing, f"the running kernel lacks {missing} (the role sets them in GRUB; reboot after a converge)"
     assert entries, "/boot/grub/grub.cfg has no linux line"
-    short = [" ".join(e[:2]) for e in entries if not set(wanted) <= set(e)]
+    short = entries_lacking(entries, wanted)
     assert not short, f"grub.cfg entries that would boot without {wanted}: {short}"
     weak = [f"{arg}: {path} is {seen or '(missing)'}, want {want}" for arg, path, seen, want in effects if seen != want]
     assert not weak, f"arguments on the command line without their effect: {weak}"
