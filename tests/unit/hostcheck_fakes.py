@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 HOSTS = Path(__file__).resolve().parents[1] / "hosts"
@@ -45,6 +45,29 @@ class Probe:
 
     def nft(self) -> list[dict[str, Any]]:
         return self.items
+
+
+class CommandTable:
+    """The `probe` fixture of a fake host: the first key of `answers` found in a command gives its (rc, stdout);
+    a command the table does not know fails the test."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
+        self.answers = answers
+
+    def cmd(self, command: str) -> SimpleNamespace:
+        for key, (rc, out) in self.answers.items():
+            if key in command:
+                return SimpleNamespace(rc=rc, stdout=out)
+        raise AssertionError(f"unexpected command {command!r}")
+
+    run = cmd
+
+    def out(self, command: str) -> str:
+        return str(self.cmd(command).stdout)
+
+    def cat(self, path: str) -> str | None:
+        r = self.cmd(f"cat {path}")
+        return str(r.stdout) if r.rc == 0 else None
 
 
 def match(proto: str, field: str, right: Any) -> dict[str, Any]:

@@ -3,11 +3,10 @@ command dailyaidecheck uses are judged, and each way they can be wrong fails nam
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hostcheck_fakes import Expect, host_check_module
+from hostcheck_fakes import CommandTable, Expect, host_check_module
 
 CHECK = host_check_module("sk_integrity_check", "test_integrity.py")
 WRITER = "/usr/local/sbin/sitekit-aide-report"
@@ -23,29 +22,7 @@ EXPECT = {
 }
 
 
-class FakeHost:
-    """Answers the check's commands from a table: the first key found in a command gives (rc, stdout)."""
-
-    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
-        self.answers = answers
-
-    def cmd(self, command: str) -> SimpleNamespace:
-        for key, (rc, out) in self.answers.items():
-            if key in command:
-                return SimpleNamespace(rc=rc, stdout=out)
-        raise AssertionError(f"unexpected command {command!r}")
-
-    run = cmd
-
-    def out(self, command: str) -> str:
-        return str(self.cmd(command).stdout)
-
-    def cat(self, path: str) -> str | None:
-        r = self.cmd(f"cat {path}")
-        return str(r.stdout) if r.rc == 0 else None
-
-
-def _host() -> FakeHost:
+def _host() -> CommandTable:
     answers = {
         "dpkg-query": (0, "aide install ok installed 0.18.3\naide-common install ok installed 0.18.3\n"),
         "cat /etc/aide/aide.conf.d/50_sitekit_exclusions": (0, "!/tmp(/|$)\n"),
@@ -56,10 +33,10 @@ def _host() -> FakeHost:
         "MAILCMD": (0, WRITER),
         f"stat -c '%a %U %G %F' {WRITER}": (0, "755 root root regular file\n"),
     }
-    return FakeHost(answers)
+    return CommandTable(answers)
 
 
-def _judge(host: FakeHost) -> None:
+def _judge(host: CommandTable) -> None:
     seen: list[Any] = []
     CHECK.test_sk_fim_001(host, Expect(EXPECT), lambda *a: seen.append(a), None)
 
