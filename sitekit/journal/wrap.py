@@ -35,6 +35,7 @@ KEYS_JOURNALLED = frozenset(
         "sign-user",
         "sign-host",
         "volume-key",
+        "boot-password",
         "sign-artifact",
         "token-init",
     }

@@ -100,6 +100,10 @@ def _status(args: argparse.Namespace) -> int:
 
         for item in escrowed(h):
             print(f"escrow: recovery key of {item.host} volume {item.volume}, sealed {item.created:%Y-%m-%d}")
+        from sitekit.pki.bootpass import boot_passwords
+
+        for boot in boot_passwords(h):
+            print(f"escrow: boot-loader password of {boot.host}, sealed {boot.created:%Y-%m-%d}")
     for r in table:
         if r.kind == "ssh-ca:p384" and r.state == "active":
             ca = r.name.rsplit("-", 1)[0]
@@ -228,6 +232,21 @@ def _volume_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _boot_password(args: argparse.Namespace) -> int:
+    """Print a host's boot-loader password (SECRET), for a console recovery; or its GRUB hash with --hash."""
+    from sitekit.pki.bootpass import boot_hash, boot_password
+
+    with _hierarchy(args) as h:
+        if args.hash:
+            sys.stdout.write(boot_hash(h, args.host, create=not args.no_create) + "\n")
+            return 0
+        password = boot_password(h, args.host, create=not args.no_create)
+    if sys.stdout.isatty():
+        sys.stderr.write("warning: this is the host's boot-loader password; it is now on your screen\n")
+    sys.stdout.write(password)
+    return 0
+
+
 def _log_cert(args: argparse.Namespace) -> int:
     """Print a host's logging certificate, key (SECRET) and CA bundle as JSON: for the logging role (no_log)."""
     from sitekit.pki.logcerts import log_certificate
@@ -350,6 +369,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", required=True, help="host name from the spec")
     p.add_argument("--volume", default="models", help="volume name (default: models)")
     p.add_argument("--no-create", action="store_true", help="fail instead of escrowing a new key")
+    p = cmd(
+        "boot-password",
+        _boot_password,
+        "print a host's GRUB superuser password (SECRET), creating and sealing one first; --hash: its GRUB hash",
+    )
+    p.add_argument("--host", required=True, help="host name from the spec")
+    p.add_argument("--hash", action="store_true", help="print GRUB's PBKDF2 hash instead (what the host gets)")
+    p.add_argument("--no-create", action="store_true", help="fail instead of creating a new password")
     p = cmd("log-cert", _log_cert, "print a host's log-path certificate, key (SECRET) and CA as JSON (kept while good)")
     p.add_argument("--host", required=True, help="host name from the spec (the collector gets the server leaf)")
     p = cmd("bundle", _bundle, "print the trust bundle (root and valid intermediates) or one CA's bundle")

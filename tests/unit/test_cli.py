@@ -171,6 +171,7 @@ _EXTRA = {
     "keys sign-user": ["-", "--identity", "x"],
     "keys sign-host": ["--host", "x"],
     "keys volume-key": ["--host", "x"],
+    "keys boot-password": ["--host", "x"],
     "keys log-cert": ["--host", "x"],
     "keys sign-artifact": ["f"],
     "keys verify-artifact": ["f"],
