@@ -1,10 +1,11 @@
-"""SK-BOOT: the kernel's command line (baseline role, through the kernel_args role)."""
+"""SK-BOOT: the kernel's command line (baseline role, through the kernel_args role) and GRUB's superuser (keys role)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from hostcheck import as_list, entries_lacking, kernel_boot
+from hostcheck import as_list, entries_lacking, kernel_boot, stat
 
 # What the running kernel shows for some arguments beyond the command line itself: a file and the value it
 # holds when the argument took effect (these read the kernel's state, not the configuration). slub_debug=FZP's
@@ -55,3 +56,80 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert not weak, f"arguments on the command line without their effect: {weak}"
     unseen = [a for a in wanted if a in MESSAGES and MESSAGES[a] not in kernel_log]
     assert not unseen, f"the kernel's log of this boot does not show {unseen} taking effect"
+
+
+PBKDF2 = re.compile(r"^password_pbkdf2\s+(\S+)\s+grub\.pbkdf2\.sha512\.\d+\.[0-9A-Fa-f]{32,}\.[0-9A-Fa-f]{128}$")
+
+
+def grub_menu(cfg: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The top-level items of a grub.cfg (menuentry or submenu header, whether it boots Linux, and the
+    entries nested in a submenu) and its `set default=` value."""
+    items: list[dict[str, Any]] = []
+    default = None
+    stack: list[dict[str, Any]] = []
+    for raw in cfg.splitlines():
+        line = raw.strip()
+        m = re.match(r"^set default=\"?([^\"]*)\"?$", line)
+        if m and not stack:
+            default = m.group(1)
+        kind = line.split(" ", 1)[0]
+        if kind in ("menuentry", "submenu") and line.endswith("{"):
+            item = {"kind": kind, "header": line, "linux": False, "children": []}
+            (stack[-1]["children"] if stack else items).append(item)
+            stack.append(item)
+        elif line.startswith("linux") and stack:
+            for item in stack:
+                item["linux"] = True
+        elif line == "}" and stack:
+            stack.pop()
+    return items, default
+
+
+def test_sk_boot_002(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """GRUB asks for its superuser's password before anyone edits an entry or opens its command line, boots
+    the default entry and every Linux entry without it (an unattended reboot never waits at the console), and
+    its grub.cfg, which holds the password hash, is root's only."""
+    user = str(expect.get("keys_boot_superuser"))
+    cfg_path = str(expect.get("keys_boot_grub_cfg"))
+    script = str(expect.get("keys_boot_password_script"))
+    cfg = probe.cat(cfg_path) or ""
+    lines = [line.strip() for line in cfg.splitlines()]
+    superusers = [line for line in lines if re.match(r"^set\s+superusers=", line)]
+    hashes = [m.group(1) for line in lines if (m := PBKDF2.match(line))]
+    plain = [line.split()[:2] for line in lines if re.match(r"^password\s", line)]
+    items, default = grub_menu(cfg)
+    flat = [i for top in items for i in [top, *top["children"]]]
+    linux = [i["header"] for i in flat if i["kind"] == "menuentry" and i["linux"]]
+    restricted = [h for h in linux if "--unrestricted" not in h]
+    if default is not None and default.isdigit() and int(default) < len(items):
+        boots = items[int(default)]
+    else:
+        boots = next((i for i in flat if default and (f"'{default}'" in i["header"])), None)
+    files = {path: stat(probe, path) for path in (cfg_path, script)}
+    observe(
+        {
+            "superusers": superusers,
+            "password_pbkdf2 users": hashes,
+            "plain-text password lines": plain,
+            "Linux entries that ask for the password": restricted,
+            "default entry": boots["header"] if boots else default,
+            "files": files,
+        },
+        {"superusers": f'set superusers="{user}"', "password_pbkdf2 users": [user], "files": "0600 and 0700, root"},
+    )
+    assert cfg, f"{cfg_path} is missing or empty: this host is not booted by GRUB, or GRUB has no configuration"
+    assert superusers and superusers[-1] in (f'set superusers="{user}"', f"set superusers={user}"), (
+        f"grub.cfg sets no superuser {user} (seen: {superusers or 'none'}): anyone at the console can edit the "
+        "kernel command line at boot"
+    )
+    assert user in hashes, f"grub.cfg gives {user} no PBKDF2 password (password_pbkdf2 users: {hashes or 'none'})"
+    assert not plain, f"grub.cfg holds plain-text passwords for {plain}"
+    assert linux, "grub.cfg has no menu entry that boots Linux"
+    assert not restricted, f"Linux entries that would wait for the password at every boot: {restricted}"
+    assert boots is not None and boots["kind"] == "menuentry" and "--unrestricted" in boots["header"], (
+        f"the default entry ({default!r}) is not an unrestricted menu entry: an unattended reboot would wait for "
+        "the password"
+    )
+    cfg_stat, script_stat = files[cfg_path], files[script]
+    assert cfg_stat and cfg_stat["owner"] == "root" and cfg_stat["mode"] == "0600", f"{cfg_path}: {cfg_stat}"
+    assert script_stat and script_stat["owner"] == "root" and script_stat["mode"] == "0700", f"{script}: {script_stat}"

@@ -54,3 +54,72 @@ def test_each_missing_argument_or_effect_fails_naming_it(key: str, answer: tuple
     host.answers[key] = answer
     with pytest.raises(AssertionError, match=named):
         _judge(host)
+
+
+# SK-BOOT-002: GRUB's superuser. A grub.cfg as Debian's grub-mkconfig writes it with the keys role's script.
+HASH = "grub.pbkdf2.sha512.10000." + "AB" * 64 + "." + "CD" * 64
+CLS = "--class debian --class gnu-linux --class gnu --class os --unrestricted $menuentry_id_option"
+MENU = f"""set default="0"
+set superusers="bootadmin"
+password_pbkdf2 bootadmin {HASH}
+menuentry 'Debian GNU/Linux' {CLS} 'gnulinux-simple-x' {{
+\tlinux\t/vmlinuz-6.1 root=UUID=x ro
+}}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-x' {{
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1' {CLS} 'gnulinux-6.1-advanced-x' {{
+\t\tlinux\t/vmlinuz-6.1 root=UUID=x ro
+\t}}
+}}
+"""
+BOOT_VARS = {
+    "keys_boot_superuser": "bootadmin",
+    "keys_boot_grub_cfg": "/boot/grub/grub.cfg",
+    "keys_boot_password_script": "/etc/grub.d/01_sitekit_superuser",
+}
+
+
+def _grub_host(menu: str = MENU, cfg_mode: str = "600", script_mode: str = "700") -> CommandTable:
+    return CommandTable(
+        {
+            "cat /boot/grub/grub.cfg": (0, menu),
+            "stat -c '%a %U %G %F' /boot/grub/grub.cfg": (0, f"{cfg_mode} root root regular file\n"),
+            "stat -c '%a %U %G %F' /etc/grub.d/01_sitekit_superuser": (0, f"{script_mode} root root regular file\n"),
+        }
+    )
+
+
+def _judge_grub(host: CommandTable) -> None:
+    CHECK.test_sk_boot_002(host, Expect(BOOT_VARS), lambda *a: None, None)
+
+
+def test_a_superuser_with_unrestricted_linux_entries_passes() -> None:
+    _judge_grub(_grub_host())
+
+
+@pytest.mark.parametrize(
+    ("menu", "named"),
+    [
+        (MENU.replace('set superusers="bootadmin"\n', ""), "no superuser"),
+        (MENU.replace('superusers="bootadmin"', 'superusers="root"'), "no superuser"),
+        (MENU.replace(f"password_pbkdf2 bootadmin {HASH}", "password bootadmin hunter2"), "no PBKDF2 password"),
+        (MENU + "password root hunter2\n", "plain-text"),
+        (
+            MENU.replace(
+                "--class os --unrestricted $menuentry_id_option 'gnulinux-6.1",
+                "--class os $menuentry_id_option 'gnulinux-6.1",
+            ),
+            "wait for the password",
+        ),
+        (MENU.replace('set default="0"', 'set default="1"'), "default entry"),
+        ("", "missing or empty"),
+    ],
+)
+def test_each_weakness_of_the_boot_loader_fails_naming_it(menu: str, named: str) -> None:
+    with pytest.raises(AssertionError, match=named):
+        _judge_grub(_grub_host(menu))
+
+
+@pytest.mark.parametrize(("cfg_mode", "script_mode"), [("444", "700"), ("644", "700"), ("600", "755")])
+def test_a_readable_grub_cfg_or_script_fails(cfg_mode: str, script_mode: str) -> None:
+    with pytest.raises(AssertionError, match="root"):
+        _judge_grub(_grub_host(cfg_mode=cfg_mode, script_mode=script_mode))
