@@ -293,19 +293,77 @@ def test_sk_auth_003(probe: Any, expect: Any, observe: Any, control: Any) -> Non
         assert state.get("exported") == value, f"{name}: TMOUT is not exported (child sees {state.get('exported')!r})"
 
 
+def _sudo_defaults(text: str) -> list[str]:
+    """The "Matching Defaults entries" of a `sudo -l -U` listing, one entry each, in sudo's order."""
+    blocks = re.findall(r"Matching Defaults entries.*?:\n(.*?)(?:\n\n|\nUser |\nRunas and |\Z)", text, flags=re.S)
+    return [e.strip() for e in re.split(r",\s*", " ".join(" ".join(blocks).split())) if e.strip()]
+
+
+def _tty_and_umask(entries: list[str]) -> tuple[bool, int | None]:
+    """Whether requiretty holds and the umask set, as the listed entries leave them (the later wins: sudo
+    lists the per-user entries after the global ones that the sudoers files put first)."""
+    tty, umask = False, None
+    for entry in entries:
+        if entry in ("requiretty", "!requiretty"):
+            tty = entry == "requiretty"
+        elif entry.startswith("umask="):
+            value = entry.split("=", 1)[1].strip('"')
+            umask = int(value, 8) if re.fullmatch(r"[0-7]+", value) else None
+    return tty, umask
+
+
 def test_sk_auth_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
+    """sudo's effective policy per account (`sudo -l -U`, as root): pseudo-terminal and log for all; for
+    root (the global policy) and every member of the sudo groups who is not an automation account,
+    requiretty and baseline_sudo_umask; for each automation account, no requiretty and its own umask."""
     r = probe.cmd("sudo -ll -U root 2>&1; visudo -c 2>&1")
     text = r.stdout
-    defaults = " ".join(re.findall(r"Matching Defaults entries.*?:\n(.*?)(?:\n\n|\nUser )", text, flags=re.S))
-    use_pty = "use_pty" in defaults and "!use_pty" not in defaults
+    root_entries = _sudo_defaults(text)
+    defaults = " ".join(root_entries)
+    use_pty = "use_pty" in root_entries and "!use_pty" not in root_entries
     logfile = re.search(r"logfile=\"?([^,\s\"]+)", defaults)
     want_log = str(expect.get("baseline_sudo_logfile"))
     valid = "parsed OK" in text
-    observe({"defaults": " ".join(defaults.split()), "visudo_ok": valid}, {"use_pty": True, "logfile": "set"})
+    people_umask = int(str(expect.get("baseline_sudo_umask")), 8)
+    robot_umask = int(str(expect.get("baseline_sudo_automation_umask")), 8)
+    robots = [a for a in as_list(expect.get("baseline_sudo_automation_accounts")) if a != "root"]
+    passwd = probe.out("getent passwd")
+    accounts = {line.split(":")[0] for line in passwd.splitlines() if ":" in line}
+    members = _group_members(probe.out("getent group"), passwd)
+    groups = [str(expect.get("baseline_sudo_group")), *as_list(expect.get("baseline_sudo_keep_groups"))]
+    people = sorted({m for g in groups for m in members.get(g, set())} - set(robots) - {"root"})
+    seen: dict[str, Any] = {"root": _tty_and_umask(root_entries)}
+    no_rights: list[str] = []
+    for account in [*people, *[a for a in robots if a in accounts]]:
+        listing = probe.cmd(f"sudo -l -U {shlex.quote(account)} 2>&1").stdout
+        if "is not allowed to run sudo" in listing:
+            no_rights.append(account)
+        seen[account] = _tty_and_umask(_sudo_defaults(listing))
+    want = {a: (True, people_umask) for a in ["root", *people]} | {a: (False, robot_umask) for a in robots}
+    observe(
+        {
+            "defaults": defaults,
+            "visudo_ok": valid,
+            "requiretty, umask": {a: [t, None if u is None else f"{u:04o}"] for a, (t, u) in seen.items()},
+            "without sudo rights": no_rights,
+        },
+        {"use_pty": True, "logfile": "set", "requiretty, umask": {a: [t, f"{u:04o}"] for a, (t, u) in want.items()}},
+    )
     assert use_pty, "sudo does not force a pseudo-terminal (use_pty)"
     assert logfile, "sudo has no logfile"
     assert not want_log or logfile.group(1) == want_log, f"sudo logs to {logfile.group(1)}, want {want_log}"
     assert valid, "visudo -c reports errors"
+    missing = [a for a in robots if a not in accounts]
+    assert not missing, f"automation accounts (baseline_sudo_automation_accounts) missing: {', '.join(missing)}"
+    robots_without = [a for a in robots if a in no_rights]
+    assert not robots_without, f"automation accounts without sudo rights: {', '.join(robots_without)}"
+    wrong = [
+        f"{a} (requiretty {'on' if seen[a][0] else 'off'}, umask "
+        f"{'unset' if seen[a][1] is None else format(seen[a][1], '04o')}; want {'on' if t else 'off'}, {u:04o})"
+        for a, (t, u) in want.items()
+        if a not in no_rights and seen[a] != (t, u)
+    ]
+    assert not wrong, f"sudo's effective policy differs: {'; '.join(wrong)}"
 
 
 def test_sk_auth_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:

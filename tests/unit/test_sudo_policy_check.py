@@ -1,0 +1,88 @@
+"""SK-AUTH-004's check (tests/hosts/test_baseline.py) on a fake host: sudo's effective policy, as
+`sudo -l -U` lists it, requires a terminal and a 0077 umask of people and exempts the automation account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hostcheck_fakes import CommandTable, Expect, host_check_module
+
+CHECK = host_check_module("sk_sudo_policy_check", "test_baseline.py")
+GLOBAL = (
+    "env_reset, mail_badpass, secure_path=/usr/local/sbin\\:/usr/bin\\:/bin, use_pty,\n"
+    "    logfile=/var/log/sudo.log, ignore_dot, !visiblepw, passwd_tries=3, timestamp_timeout=5, requiretty, umask=077"
+)
+EXPECT = {
+    "baseline_sudo_logfile": "/var/log/sudo.log",
+    "baseline_sudo_umask": "0077",
+    "baseline_sudo_automation_umask": "0022",
+    "baseline_sudo_automation_accounts": ["ansible"],
+    "baseline_sudo_group": "sudogrp",
+    "baseline_sudo_keep_groups": ["sudo"],
+}
+
+
+def _listing(user: str, extra: str = "") -> str:
+    return (
+        f"Matching Defaults entries for {user} on host:\n    {GLOBAL}{extra}\n\n"
+        f"User {user} may run the following commands on host:\n    (ALL : ALL) ALL\n"
+    )
+
+
+def _host() -> CommandTable:
+    return CommandTable(
+        {
+            "sudo -ll -U root": (0, _listing("root") + "/etc/sudoers: parsed OK\n"),
+            "getent passwd": (
+                0,
+                "root:x:0:0::/root:/bin/bash\nansible:x:1000:1000::/home/ansible:/bin/bash\n"
+                "alice:x:1001:1001::/home/alice:/bin/bash\n",
+            ),
+            "getent group": (0, "sudo:x:27:\nsudogrp:x:990:ansible,alice\n"),
+            "sudo -l -U ansible": (0, _listing("ansible", ", !requiretty, umask=022")),
+            "sudo -l -U alice": (0, _listing("alice")),
+        }
+    )
+
+
+def _judge(host: CommandTable, **expect: Any) -> None:
+    CHECK.test_sk_auth_004(host, Expect(EXPECT | expect), lambda *a: None, None)
+
+
+def test_people_with_requiretty_and_0077_and_an_exempt_automation_account_pass() -> None:
+    _judge(_host())
+
+
+def test_a_sudo_group_member_without_rights_is_not_judged() -> None:
+    host = _host()
+    host.answers["sudo -l -U alice"] = (0, "User alice is not allowed to run sudo on host.\n")
+    _judge(host)
+
+
+@pytest.mark.parametrize(
+    ("key", "answer", "named"),
+    [
+        ("sudo -l -U alice", (0, _listing("alice", ", !requiretty")), "alice \\(requiretty off"),
+        ("sudo -l -U alice", (0, _listing("alice", ", umask=022")), "alice \\(requiretty on, umask 0022"),
+        ("sudo -ll -U root", (0, _listing("root").replace(", requiretty", "") + "parsed OK\n"), "root \\(requiretty"),
+        ("sudo -l -U ansible", (0, _listing("ansible")), "ansible \\(requiretty on"),
+        ("sudo -l -U ansible", (0, _listing("ansible", ", !requiretty")), "ansible \\(requiretty off, umask 0077"),
+        ("sudo -l -U ansible", (0, "User ansible is not allowed to run sudo on host.\n"), "sudo rights: ansible"),
+    ],
+)
+def test_a_wrong_effective_policy_fails_naming_the_account(key: str, answer: tuple[int, str], named: str) -> None:
+    host = _host()
+    host.answers[key] = answer
+    with pytest.raises(AssertionError, match=named):
+        _judge(host)
+
+
+def test_a_missing_automation_account_fails_by_name() -> None:
+    with pytest.raises(AssertionError, match="missing: deploy"):
+        _judge(_host(), baseline_sudo_automation_accounts=["ansible", "deploy"])
+
+
+def test_the_umasks_come_from_the_role_variables() -> None:
+    with pytest.raises(AssertionError, match="want on, 0027"):
+        _judge(_host(), baseline_sudo_umask="0027")
