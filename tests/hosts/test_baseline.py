@@ -293,19 +293,97 @@ def test_sk_auth_003(probe: Any, expect: Any, observe: Any, control: Any) -> Non
         assert state.get("exported") == value, f"{name}: TMOUT is not exported (child sees {state.get('exported')!r})"
 
 
+def _sudo_defaults(text: str) -> list[str]:
+    """The "Matching Defaults entries" of a `sudo -l -U` listing, one entry each, in sudo's order."""
+    blocks = re.findall(r"Matching Defaults entries.*?:\n(.*?)(?:\n\n|\nUser |\nRunas and |\Z)", text, flags=re.S)
+    return [e.strip() for e in re.split(r",\s*", " ".join(" ".join(blocks).split())) if e.strip()]
+
+
+def _sudo_listing(probe: Any, account: str) -> str:
+    """`sudo -ll -U account` as root, under a pseudo-terminal (`script`): requiretty binds root too."""
+    listing = shlex.quote(f"sudo -ll -U {shlex.quote(account)}")
+    return str(probe.cmd(f"script -qec {listing} /dev/null </dev/null 2>&1").stdout).replace("\r", "")
+
+
+def _sudo_umask(entries: list[str]) -> int | None:
+    """The umask sudo applies to an account: the last umask entry of its listing. sudo lists the entries in
+    the order of the files and applies them in that order, per-user ones included (sudo 1.9.13: a
+    `Defaults:user umask=` line parsed before a global `umask=` is overridden by it)."""
+    umasks = [e for e in entries if e.startswith("umask=")]
+    value = (umasks or ["umask="])[-1].split("=", 1)[1].strip('"')
+    return int(value, 8) if re.fullmatch(r"[0-7]+", value) else None
+
+
+def _requires_tty(probe: Any, account: str) -> tuple[bool | None, str]:
+    """Whether sudo refuses `account` without a terminal: `sudo -n true` run as the account in a session
+    of its own (setsid: no controlling terminal). None when the run reached no verdict from sudo."""
+    run = "sudo -n true" if account == "root" else f"su -s /bin/sh -c 'sudo -n true' {shlex.quote(account)}"
+    r = probe.cmd(f"setsid -w {run} </dev/null 2>&1")
+    text = " ".join(r.stdout.split())
+    if "must have a tty" in text:
+        return True, text
+    return (False if r.rc == 0 or "sudo:" in text else None), text
+
+
 def test_sk_auth_004(probe: Any, expect: Any, observe: Any, control: Any) -> None:
-    r = probe.cmd("sudo -ll -U root 2>&1; visudo -c 2>&1")
-    text = r.stdout
-    defaults = " ".join(re.findall(r"Matching Defaults entries.*?:\n(.*?)(?:\n\n|\nUser )", text, flags=re.S))
-    use_pty = "use_pty" in defaults and "!use_pty" not in defaults
+    """sudo's effective policy per account, as root: pseudo-terminal and log for all; for root (the global
+    policy) and every member of the sudo groups who is not an automation account, a terminal required and
+    baseline_sudo_umask; for each automation account, no terminal required and its own umask. Whether a
+    terminal is required is tried (`sudo -n` without one); the umask is read from `sudo -ll -U`."""
+    text = _sudo_listing(probe, "root")
+    valid = "parsed OK" in probe.cmd("visudo -c 2>&1").stdout
+    root_entries = _sudo_defaults(text)
+    defaults = " ".join(root_entries)
+    use_pty = "use_pty" in root_entries and "!use_pty" not in root_entries
     logfile = re.search(r"logfile=\"?([^,\s\"]+)", defaults)
     want_log = str(expect.get("baseline_sudo_logfile"))
-    valid = "parsed OK" in text
-    observe({"defaults": " ".join(defaults.split()), "visudo_ok": valid}, {"use_pty": True, "logfile": "set"})
+    people_umask = int(str(expect.get("baseline_sudo_umask")), 8)
+    robot_umask = int(str(expect.get("baseline_sudo_automation_umask")), 8)
+    robots = [a for a in as_list(expect.get("baseline_sudo_automation_accounts")) if a != "root"]
+    passwd = probe.out("getent passwd")
+    accounts = {line.split(":")[0] for line in passwd.splitlines() if ":" in line}
+    members = _group_members(probe.out("getent group"), passwd)
+    groups = [str(expect.get("baseline_sudo_group")), *as_list(expect.get("baseline_sudo_keep_groups"))]
+    people = sorted({m for g in groups for m in members.get(g, set())} - set(robots) - {"root"})
+    listed = {"root": root_entries}
+    no_rights: list[str] = []
+    for account in [*people, *[a for a in robots if a in accounts]]:
+        listing = _sudo_listing(probe, account)
+        if "is not allowed to run sudo" in listing:
+            no_rights.append(account)
+        else:
+            listed[account] = _sudo_defaults(listing)
+    tried = {a: _requires_tty(probe, a) for a in listed}
+    seen = {a: (tried[a][0], _sudo_umask(e)) for a, e in listed.items()}
+    want = {a: (True, people_umask) for a in ["root", *people]} | {a: (False, robot_umask) for a in robots}
+    observe(
+        {
+            "defaults": defaults,
+            "visudo_ok": valid,
+            "tty required, umask": {a: [t, None if u is None else f"{u:04o}"] for a, (t, u) in seen.items()},
+            "sudo without a terminal": {a: said for a, (_, said) in tried.items()},
+            "without sudo rights": no_rights,
+        },
+        {"use_pty": True, "logfile": "set", "tty required, umask": {a: [t, f"{u:04o}"] for a, (t, u) in want.items()}},
+    )
     assert use_pty, "sudo does not force a pseudo-terminal (use_pty)"
     assert logfile, "sudo has no logfile"
     assert not want_log or logfile.group(1) == want_log, f"sudo logs to {logfile.group(1)}, want {want_log}"
     assert valid, "visudo -c reports errors"
+    missing = [a for a in robots if a not in accounts]
+    assert not missing, f"automation accounts (baseline_sudo_automation_accounts) missing: {', '.join(missing)}"
+    robots_without = [a for a in robots if a in no_rights]
+    assert not robots_without, f"automation accounts without sudo rights: {', '.join(robots_without)}"
+    unknown = [f"{a}: {said or 'no output'}" for a, (verdict, said) in tried.items() if verdict is None]
+    assert not unknown, f"sudo gave no verdict run without a terminal as {'; '.join(unknown)}"
+    wrong = [
+        f"{a} (terminal {'required' if seen[a][0] else 'not required'}, umask "
+        f"{'unset' if seen[a][1] is None else format(seen[a][1], '04o')}; want "
+        f"{'required' if t else 'not required'}, {u:04o})"
+        for a, (t, u) in want.items()
+        if a in seen and seen[a] != (t, u)
+    ]
+    assert not wrong, f"sudo's effective policy differs: {'; '.join(wrong)}"
 
 
 def test_sk_auth_005(probe: Any, expect: Any, observe: Any, control: Any) -> None:

@@ -22,7 +22,11 @@ the country, so a copy keeps this test clear of anyone's ee lab or the keys test
   next run rolls the unconfirmed change back, converges, and a third run reports changed=0;
 - restricts sudo to a group the connecting account would not be in: refused before anything changes;
 - makes sudo's fresh-login proof fail after a sudo mode change: the guard puts back sudo's mode and the
-  statoverride database as they were, and the next run restores root:sudogrp 4110.
+  statoverride database as they were, and the next run restores root:sudogrp 4110;
+- sudo's requiretty (SK-AUTH-004): a person in the sudo group (a throwaway account with a sudo rule) is
+  refused without a terminal, runs sudo with one and creates 0600 files through it, and `sitekit verify`
+  judges that account; a run whose connecting account is not exempt is refused before anything changes;
+  a sudoers change whose fresh login fails is rolled back to the previous drop-in.
 
 Times of the first converge and of the idempotent re-run are printed (run with -s to see them).
 """
@@ -30,6 +34,8 @@ Times of the first converge and of the idempotent re-run are printed (run with -
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -197,6 +203,8 @@ def test_aide_build_runs_out_of_band(lab: Lab, converged: dict[str, object]) -> 
     print("\n" + describe(host, build))
     assert (build.state, build.result) == ("inactive", "success"), describe(host, build)
     assert lab.ssh(host, f"sudo test -s {DATABASE}").returncode == 0
+
+
 SUDO_STATE = "stat -c '%a %U %G' /usr/bin/sudo; sudo dpkg-statoverride --list /usr/bin/sudo; getent group sk-lockout"
 
 
@@ -239,4 +247,122 @@ def test_sudo_change_whose_fresh_login_fails_is_rolled_back(lab: Lab, converged:
     assert play_recap(repair.stdout)[host]["changed"] > 0
     after = lab.ssh(host, SUDO_STATE).stdout
     assert "4110 root sudogrp" in after and "root sudogrp 4110 /usr/bin/sudo" in after, after
+    _assert_fresh_login(lab, host)
+
+
+PERSON = "sk-sudo-person"
+SUDOERS = "/etc/sudoers.d/10-sitekit"
+# Run on the lab host as root: argv[2] as account argv[1] under a pseudo-terminal (su from a pty.fork child);
+# prints the output and the exit status.
+UNDER_PTY = r"""
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/bin/su", ["su", "-s", "/bin/sh", "-c", sys.argv[2], sys.argv[1]])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+print("exit", os.waitstatus_to_exitcode(status))
+"""
+
+
+def _as_root(lab: Lab, host: str, command: str) -> str:
+    out = lab.ssh(host, "sudo sh -c " + shlex.quote(command), timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+@pytest.fixture
+def person(lab: Lab, converged: dict[str, object]) -> Iterator[str]:
+    """A person in the sudo group with a passwordless sudo rule of their own (so only the terminal matters)."""
+    host = HOSTS[0]
+    _as_root(
+        lab,
+        host,
+        f"useradd -m -s /bin/bash {PERSON} && gpasswd -a {PERSON} sudogrp >/dev/null && "
+        f"echo '{PERSON} ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/95-{PERSON} && "
+        f"chmod 0440 /etc/sudoers.d/95-{PERSON} && visudo -c >/dev/null",
+    )
+    try:
+        yield host
+    finally:
+        _as_root(
+            lab, host, f"rm -f /etc/sudoers.d/95-{PERSON} /tmp/{PERSON}-made; userdel -r {PERSON} 2>/dev/null; true"
+        )
+
+
+def test_people_need_a_terminal_for_sudo_and_create_files_only_root_reads(
+    lab: Lab, person: str, tmp_path: Path
+) -> None:
+    host = person
+    without = lab.ssh(host, f"sudo setsid -w su -s /bin/sh -c 'sudo -n true' {PERSON} </dev/null")
+    assert without.returncode != 0, without.stdout
+    assert "must have a tty" in without.stdout + without.stderr, without.stdout + without.stderr
+    made = f"/tmp/{PERSON}-made"
+    script = f"umask 022; sudo -n touch {made} && echo person-sudo-ok"
+    under = _as_root(lab, host, f"python3 -c {shlex.quote(UNDER_PTY)} {PERSON} {shlex.quote(script)}")
+    assert "person-sudo-ok" in under and under.strip().endswith("exit 0"), under
+    assert _as_root(lab, host, f"stat -c '%a %U' {made}").split() == ["600", "root"]
+    _assert_fresh_login(lab, host)  # the automation account still runs sudo without a terminal
+    out = tmp_path / "evidence"
+    proc = lab.sitekit(
+        "verify",
+        CC,
+        "--lab",
+        "-l",
+        host,
+        "-c",
+        "SK-AUTH-004",
+        "--out",
+        str(out),
+        "--tests",
+        str(REPO / "tests" / "hosts"),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = next(r for r in json.loads((out / f"{host}.json").read_text())["results"] if r["control"] == "SK-AUTH-004")
+    assert result["observed"]["tty required, umask"][PERSON] == [True, "0077"], result["observed"]
+
+
+def test_requiretty_without_the_connecting_account_exempt_is_refused(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    before = _as_root(lab, host, f"sha256sum {SUDOERS}")
+    run = lab.playbook(
+        "-l", host, "--tags", "SK-AUTH-004", "-e", '{"baseline_sudo_automation_accounts": ["deploy"]}', expect_ok=False
+    )
+    assert run.returncode != 0
+    words = " ".join(run.stdout.split())
+    assert "not in baseline_sudo_automation_accounts" in words and "Nothing was changed" in words, run.stdout[-3000:]
+    assert play_recap(run.stdout)[host]["changed"] == 0
+    assert _as_root(lab, host, f"sha256sum {SUDOERS}") == before
+    _assert_fresh_login(lab, host)
+
+
+def test_sudoers_change_whose_fresh_login_fails_is_rolled_back(lab: Lab, converged: dict[str, object]) -> None:
+    host = HOSTS[0]
+    _as_root(lab, host, f"sed -i '/^Defaults requiretty$/d' {SUDOERS}")
+    before = _as_root(lab, host, f"sha256sum {SUDOERS}")
+    run = lab.playbook(
+        "-l", host, "--tags", "SK-AUTH-004", "-e", '{"guarded_change_probe_command": "false"}', expect_ok=False
+    )
+    assert run.returncode != 0
+    assert "was rolled back" in run.stdout and "sitekit-guard sudoers" in " ".join(run.stdout.split()), run.stdout[
+        -3000:
+    ]
+    assert _as_root(lab, host, f"sha256sum {SUDOERS}") == before  # the drifted drop-in, as before the change
+    assert (
+        _as_root(lab, host, "test -e /var/lib/sitekit/guard/sudoers && echo pending || echo clear").strip() == "clear"
+    )
+    _assert_fresh_login(lab, host)
+    repair = lab.playbook("-l", host, "--tags", "SK-AUTH-004")
+    assert play_recap(repair.stdout)[host]["changed"] > 0
+    assert _as_root(lab, host, f"grep -cx 'Defaults requiretty' {SUDOERS}").strip() == "1"
     _assert_fresh_login(lab, host)
