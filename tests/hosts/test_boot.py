@@ -34,14 +34,29 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     kernel_log = probe.out(
         "journalctl -k -b -o cat --no-pager 2>/dev/null | grep -E 'mem auto-init|page tables isolation'"
     )
+    # The kernel's own verdict on each CPU vulnerability it knows: with the mitigations on the command line,
+    # "Vulnerable" means the CPU lacks what they need (microcode, SSBD), which no argument repairs.
+    vulnerabilities = dict(
+        line.split(":", 1)
+        for line in probe.out("grep -r . /sys/devices/system/cpu/vulnerabilities/ 2>/dev/null").splitlines()
+        if ":" in line
+    )
+    vulnerable = {
+        path.rsplit("/", 1)[-1]: state for path, state in vulnerabilities.items() if state.startswith("Vulnerable")
+    }
     observe(
         {
             "cmdline": " ".join(cmdline),
             "grub.cfg linux lines": [" ".join(e) for e in entries],
             "effects": {path: seen for _, path, seen, _ in effects},
             "kernel log": kernel_log.strip().splitlines(),
+            "CPU vulnerabilities": {path.rsplit("/", 1)[-1]: state for path, state in vulnerabilities.items()},
         },
-        {"arguments": wanted, "effects": {path: want for _, path, _, want in effects}},
+        {
+            "arguments": wanted,
+            "effects": {path: want for _, path, _, want in effects},
+            "CPU vulnerabilities": "none Vulnerable",
+        },
     )
     assert grub_booted, (
         "the running kernel was not booted by GRUB (no BOOT_IMAGE= on /proc/cmdline): the arguments the role keeps "
@@ -56,6 +71,11 @@ def test_sk_boot_001(probe: Any, expect: Any, observe: Any, control: Any) -> Non
     assert not weak, f"arguments on the command line without their effect: {weak}"
     unseen = [a for a in wanted if a in MESSAGES and MESSAGES[a] not in kernel_log]
     assert not unseen, f"the kernel's log of this boot does not show {unseen} taking effect"
+    assert vulnerabilities, "/sys/devices/system/cpu/vulnerabilities is missing or empty: the kernel reports nothing"
+    assert not vulnerable, (
+        f"the kernel reports the CPU vulnerable despite the mitigations: {vulnerable} (update the CPU microcode "
+        "package or firmware; a hypervisor must expose the mitigation features to a VM)"
+    )
 
 
 PBKDF2 = re.compile(r"^password_pbkdf2\s+(\S+)\s+grub\.pbkdf2\.sha512\.\d+\.[0-9A-Fa-f]{32,}\.[0-9A-Fa-f]{128}$")

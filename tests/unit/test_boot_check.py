@@ -12,6 +12,9 @@ CHECK = host_check_module("sk_boot_check", "test_boot.py")
 ARGS = ["pti=on", "slub_debug=FZP", "init_on_free=1", "page_alloc.shuffle=1", "rng_core.default_quality=500"]
 CMDLINE = "BOOT_IMAGE=/vmlinuz-6.1 root=UUID=x ro console=ttyS0 " + " ".join(ARGS)
 GRUB_CFG = f"menuentry 'Debian' {{\n\tlinux\t/vmlinuz-6.1 root=UUID=x ro {' '.join(ARGS)}\n}}\n"
+V = "/sys/devices/system/cpu/vulnerabilities/"
+SSB = "Mitigation: Speculative Store Bypass disabled via prctl and seccomp"
+VULNS = f"{V}meltdown:Mitigation: PTI\n{V}spec_store_bypass:{SSB}\n{V}l1tf:Not affected\n"
 LOG = "mem auto-init: stack:all(zero), heap alloc:on, heap free:on\nKernel/User page tables isolation: enabled\n"
 
 
@@ -24,6 +27,7 @@ def _host() -> CommandTable:
             "rng_core/parameters/default_quality": (0, "500\n"),
             "kmalloc-64/": (0, "1\n"),
             "journalctl -k": (0, LOG),
+            "cpu/vulnerabilities": (0, VULNS),
         }
     )
 
@@ -47,6 +51,17 @@ def test_a_grub_booted_kernel_with_every_argument_and_its_effects_passes() -> No
         ("page_alloc/parameters/shuffle", (0, "N\n"), "without their effect"),
         ("kmalloc-64/", (1, ""), "without their effect"),
         ("journalctl -k", (0, "Kernel/User page tables isolation: enabled\n"), "does not show"),
+        ("cpu/vulnerabilities", (0, VULNS.replace(SSB, "Vulnerable")), "spec_store_bypass"),
+        (
+            "cpu/vulnerabilities",
+            (
+                0,
+                VULNS
+                + "/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow:Vulnerable: Safe RET, no microcode\n",
+            ),
+            "spec_rstack_overflow",
+        ),
+        ("cpu/vulnerabilities", (0, ""), "reports nothing"),
     ],
 )
 def test_each_missing_argument_or_effect_fails_naming_it(key: str, answer: tuple[int, str], named: str) -> None:
