@@ -38,7 +38,8 @@ fi
 sitekit keys init "$cc"
 sitekit keys status "$cc"
 step "harden the lab hosts and install their keys (playbooks/site.yml over real SSH)"
-ansible-playbook -i "$inventory" playbooks/site.yml
+# its last play starts the AIDE baseline build; wait for it, since verify follows at once (SK-FIM-001)
+ansible-playbook -i "$inventory" playbooks/site.yml -e baseline_aide_wait_for_build=true
 step "verify every control on every lab host (testinfra over SSH; evidence as JSON and JUnit)"
 sitekit verify "$cc" --lab
 step "start $cc's lab control plane: etcd, kube-apiserver, controllers, kwok nodes (certificates from $cc's CAs)"
