@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,6 @@ GRUB_FORM = re.compile(r"^grub\.pbkdf2\.sha512\.(\d+)\.([0-9A-F]{128})\.([0-9A-F
 @pytest.fixture(scope="module")
 def site() -> Site:
     return load_fleet(REPO / "sites").site("cl")  # the file backend
-
-
-@pytest.fixture
-def h(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hierarchy]:
-    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
-    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "unit-test-passphrase")
-    hierarchy = Hierarchy.open(site)
-    hierarchy.init()
-    yield hierarchy
-    hierarchy.close()
 
 
 def test_hash_is_grubs_form_and_agrees_with_an_independent_pbkdf2() -> None:
@@ -120,10 +109,8 @@ def test_a_lost_hash_is_derived_again_from_the_sealed_password(h: Hierarchy) -> 
 
 
 def test_cli_prints_the_hash_for_the_role_and_journals_the_creation(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
-    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "unit-test-passphrase")
     sites = str(REPO / "sites")
     assert main(["--sites", sites, "keys", "init", "cl"]) == 0
     capsys.readouterr()
@@ -135,7 +122,7 @@ def test_cli_prints_the_hash_for_the_role_and_journals_the_creation(
     assert grub_pbkdf2_matches(password, encoded)
     assert main(["--sites", sites, "keys", "status", "cl"]) == 0
     assert "boot-loader password of cl-gpu-1" in capsys.readouterr().out
-    raw = b"".join(p.read_bytes() for p in (tmp_path / "state").rglob("journal.jsonl"))
+    raw = b"".join(p.read_bytes() for p in state.rglob("journal.jsonl"))
     commands = [json.loads(line)["command"] for line in raw.splitlines()]
     assert any("boot-password" in c for c in commands), commands  # creating one changes the key state
     assert password.encode() not in raw and password.replace("-", "").encode() not in raw

@@ -6,7 +6,6 @@ import re
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +22,6 @@ KEY = re.compile(rf"^([{MODHEX}]{{8}}-){{7}}[{MODHEX}]{{8}}$")
 @pytest.fixture(scope="module")
 def site() -> Site:
     return load_fleet(REPO / "sites").site("cl")  # the file backend
-
-
-@pytest.fixture
-def h(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hierarchy]:
-    monkeypatch.setenv("SITEKIT_STATE", str(tmp_path / "state"))
-    monkeypatch.setenv("SITEKIT_KEY_PASSPHRASE", "unit-test-passphrase")
-    hierarchy = Hierarchy.open(site)
-    hierarchy.init()
-    yield hierarchy
-    hierarchy.close()
 
 
 def test_format_is_systemd_style_and_full_entropy() -> None:
