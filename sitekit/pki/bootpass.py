@@ -27,14 +27,13 @@ from pathlib import Path
 
 from sitekit.atomic import write_private
 from sitekit.errors import UserError
-from sitekit.pki.escrow import MODHEX
+from sitekit.pki.escrow import MODHEX, NAME, modhex_groups
 from sitekit.pki.hierarchy import Hierarchy
 
 ITERATIONS = 10000
 """grub-mkpasswd-pbkdf2's default count (see the module docstring for why it is enough here)."""
 SALT_BYTES = 64
 HASH_BYTES = 64
-_HOST = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 _PASSWORD = re.compile(rf"^([{MODHEX}]{{8}}-){{3}}[{MODHEX}]{{8}}$")
 _HASH = re.compile(r"^grub\.pbkdf2\.sha512\.(\d+)\.([0-9A-F]+)\.([0-9A-F]+)$")
 
@@ -67,7 +66,7 @@ def grub_pbkdf2_matches(password: str, encoded: str) -> bool:
 
 
 def _paths(h: Hierarchy, host: str) -> tuple[Path, Path]:
-    if not _HOST.match(host):
+    if not NAME.match(host):
         raise UserError(f"invalid host name {host!r} (lower case letters, digits, '.' and '-')")
     base = h.layout.base / "boot"
     return base / f"{host}.sealed", base / f"{host}.grub"
@@ -76,11 +75,6 @@ def _paths(h: Hierarchy, host: str) -> tuple[Path, Path]:
 def _context(h: Hierarchy, host: str) -> bytes:
     """Bound into the seal: a blob copied to another host's name does not unseal."""
     return f"sitekit boot-loader password v1 {h.site.cc} {host}".encode()
-
-
-def _format(raw: bytes) -> str:
-    chars = "".join(MODHEX[b >> 4] + MODHEX[b & 0x0F] for b in raw)
-    return "-".join(chars[i : i + 8] for i in range(0, len(chars), 8))
 
 
 def boot_password(h: Hierarchy, host: str, create: bool = True) -> str:
@@ -96,7 +90,7 @@ def boot_password(h: Hierarchy, host: str, create: bool = True) -> str:
     if host not in {x.name for x in h.site.hosts}:
         raise UserError(f"{host} is not a host of {h.site.cc}'s spec; no boot-loader password was created")
     h.require()
-    password = _format(h.backend.random(16))
+    password = modhex_groups(h.backend.random(16))
     encoded = grub_pbkdf2(password, h.backend.random(SALT_BYTES))
     write_private(sealed, h.backend.seal(password.encode(), _context(h, host)))
     if h.backend.unseal(sealed.read_bytes(), _context(h, host)).decode() != password:

@@ -28,7 +28,8 @@ from sitekit.pki.hierarchy import Hierarchy
 
 MODHEX = "cbdefghijklnrtuv"
 """The 16 characters systemd uses for recovery keys (the same on QWERTY, AZERTY and QWERTZ)."""
-_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+"""Host and volume names a sealed file may be named after (no path separators, no leading dot)."""
 _KEY = re.compile(rf"^([{MODHEX}]{{8}}-){{7}}[{MODHEX}]{{8}}$")
 
 
@@ -42,17 +43,22 @@ class Escrowed:
     path: Path
 
 
+def modhex_groups(raw: bytes) -> str:
+    """`raw` as dash-separated groups of eight modhex characters (4 bytes a group), for typing at a console."""
+    chars = "".join(MODHEX[b >> 4] + MODHEX[b & 0x0F] for b in raw)
+    return "-".join(chars[i : i + 8] for i in range(0, len(chars), 8))
+
+
 def format_key(raw: bytes) -> str:
     """32 bytes as eight dash-separated groups of eight modhex characters."""
     if len(raw) != 32:
         raise ValueError("a recovery key is 32 bytes")
-    chars = "".join(MODHEX[b >> 4] + MODHEX[b & 0x0F] for b in raw)
-    return "-".join(chars[i : i + 8] for i in range(0, 64, 8))
+    return modhex_groups(raw)
 
 
 def _path(h: Hierarchy, host: str, volume: str) -> Path:
     for what, value in (("host", host), ("volume", volume)):
-        if not _NAME.match(value):
+        if not NAME.match(value):
             raise UserError(f"invalid {what} name {value!r} (lower case letters, digits, '.' and '-')")
     return h.layout.base / "escrow" / host / f"{volume}.sealed"
 
