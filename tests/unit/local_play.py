@@ -3,11 +3,13 @@ judge a role's own logic (a preflight, a refusal) without a lab host."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,27 @@ def run_playbook(
             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         },
     )
+
+
+PREFLIGHT_PLAY = """- name: The baseline role's preflight against fake hosts
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Preflight
+      ansible.builtin.import_role:
+        name: baseline
+        tasks_from: preflight
+"""
+"""The baseline role's preflight (its refusals before any change) as a play of its own."""
+
+
+def run_on_fake_hosts(tmp_path: Path, play: str, hosts: dict[str, dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """`play` against fake hosts (connection local, `hosts` their variables), with the repository's roles."""
+    inventory = tmp_path / "inventory.json"
+    python = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory.write_text(json.dumps({"all": {"hosts": {h: {**python, **v} for h, v in hosts.items()}}}))
+    (tmp_path / "play.yml").write_text(play)
+    return run_playbook(tmp_path, ["-i", str(inventory), str(tmp_path / "play.yml")])
 
 
 def recap(stdout: str) -> dict[str, dict[str, int]]:

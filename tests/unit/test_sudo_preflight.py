@@ -5,22 +5,11 @@ umask that is not octal stops the run and says which variable to set; a right ex
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from local_play import needs_ansible, recap, run_playbook
+from local_play import PREFLIGHT_PLAY, needs_ansible, recap, run_on_fake_hosts
 
-PLAY = """- name: The baseline role's preflight against fake hosts
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Preflight
-      ansible.builtin.import_role:
-        name: baseline
-        tasks_from: preflight
-"""
 FITS = {"baseline_yescrypt_cost": 5, "baseline_probe": {"memtotal_mb": 4096}}
 
 
@@ -34,11 +23,7 @@ def test_requiretty_refusals_name_the_variable_and_a_right_exemption_passes(tmp_
         "bad-name": {"ansible_user": "deploy", "baseline_sudo_automation_accounts": ["deploy", "ALL, root"]},
         "bad-umask": {"ansible_user": "deploy", "baseline_sudo_umask": "u=rwx"},
     }
-    python = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"all": {"hosts": {h: {**python, **FITS, **v} for h, v in hosts.items()}}}))
-    (tmp_path / "play.yml").write_text(PLAY)
-    proc = run_playbook(tmp_path, ["-i", str(inventory), str(tmp_path / "play.yml")])
+    proc = run_on_fake_hosts(tmp_path, PREFLIGHT_PLAY, {h: {**FITS, **v} for h, v in hosts.items()})
     failed = {host for host, counts in recap(proc.stdout).items() if counts["failed"]}
     assert failed == {"not-exempt", "bad-name", "bad-umask"}, proc.stdout[-6000:]
     words = " ".join(proc.stdout.split())

@@ -12,15 +12,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hostcheck_fakes import host_check_module
-from local_play import REPO, needs_ansible, recap, run_playbook
+from local_play import PREFLIGHT_PLAY, REPO, needs_ansible, recap, run_on_fake_hosts
 
 TEMPLATE = REPO / "playbooks" / "roles" / "baseline" / "templates" / "pam-config-unix.j2"
 
@@ -51,26 +48,6 @@ Password-Initial:
 """
 
 
-def _ansible(tmp_path: Path, play: str, hosts: dict[str, dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-    """`play` against fake hosts (connection local, `hosts` their variables), with the repository's roles."""
-    inventory = tmp_path / "inventory.json"
-    python = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory.write_text(json.dumps({"all": {"hosts": {h: {**python, **v} for h, v in hosts.items()}}}))
-    (tmp_path / "play.yml").write_text(play)
-    return run_playbook(tmp_path, ["-i", str(inventory), str(tmp_path / "play.yml")])
-
-
-GUARD_PLAY = """- name: The baseline role's preflight against fake probe results
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Preflight
-      ansible.builtin.import_role:
-        name: baseline
-        tasks_from: preflight
-"""
-
-
 @needs_ansible
 def test_memory_guard_refuses_a_cost_over_half_the_memory_and_passes_one_that_fits(tmp_path: Path) -> None:
     hosts = {
@@ -82,7 +59,7 @@ def test_memory_guard_refuses_a_cost_over_half_the_memory_and_passes_one_that_fi
         "small-at-10": {"baseline_yescrypt_cost": 10, "baseline_probe": {"memtotal_mb": 960}},
         "unreadable": {"baseline_yescrypt_cost": 5, "baseline_probe": {"memtotal_mb": None}},
     }
-    proc = _ansible(tmp_path, GUARD_PLAY, hosts)
+    proc = run_on_fake_hosts(tmp_path, PREFLIGHT_PLAY, hosts)
     counts = recap(proc.stdout)
     assert set(counts) == set(hosts), proc.stdout + proc.stderr
     failed = {h for h, r in counts.items() if r["failed"]}
@@ -112,7 +89,7 @@ def _render(tmp_path: Path, vendors: dict[str, str], cost: int) -> dict[str, str
         mode: "0644"
 """
     hosts = {h: {"baseline_pam_unix_vendor": v, "baseline_yescrypt_cost": cost} for h, v in vendors.items()}
-    proc = _ansible(tmp_path, play, hosts)
+    proc = run_on_fake_hosts(tmp_path, play, hosts)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {h: (out / h).read_text() for h in vendors}
 
